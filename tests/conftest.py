@@ -1,0 +1,25 @@
+"""Shared fixtures of the suite's own tests: one real throwaway PostgreSQL per test session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from fixtures.ephemeral import Server, start_server
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Server]:
+    """A real embedded PostgreSQL server for the whole test session."""
+    server = start_server("embedded")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fresh_dsn(pg_server: Server) -> str:
+    """The DSN of a new, empty database on the session server."""
+    return pg_server.create_database("test")
