@@ -1,0 +1,3 @@
+-- Short, human-friendly identifiers.
+ALTER TABLE projects ADD COLUMN short_id text UNIQUE;
+ALTER TABLE tasks ADD COLUMN short_id text UNIQUE;

@@ -1,0 +1,71 @@
+"""Runbook spec loading: valid specs parse; every error names the file, the key path and the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from verify.spec import load_runbook
+from verify.yamlsource import SpecError
+
+HEAD = "system: demo\nrelease: '1'\n"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "runbook.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_example_spec_loads_with_paths_resolved() -> None:
+    spec = load_runbook(Path("examples/tascade/runbook.yaml"))
+    assert spec.system == "tascade"
+    assert spec.migrations.dir == Path("examples/tascade/migrations")
+    assert spec.migrations.down_dir == Path("examples/tascade/down")
+    assert len(spec.expected.tables) == 8
+    assert spec.targets["prod"].protected
+
+
+def test_column_shorthand_is_a_type(tmp_path: Path) -> None:
+    spec = load_runbook(write(tmp_path, HEAD + "targets: {}\nschema:\n  columns:\n    jobs:\n"
+                              "      a: integer\n      b: {type: text, not_null: true}\n      c:\n"))
+    columns = spec.expected.columns["jobs"]
+    assert (columns["a"].type, columns["b"].not_null, columns["c"]) == ("integer", True, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        (HEAD + "targets:\n  r:\n    kind: ephemeral\n    kidn: 1\n",
+         ":6: targets.r: unknown key 'kidn'"),
+        (HEAD + "targets:\n  r:\n    kind: ephemral\n",
+         ":5: targets.r.kind: unknown kind 'ephemral'; expected one of 'ephemeral', 'live'"),
+        (HEAD + "targets:\n  r:\n    kind: ephemeral\n    provider: dockr\n",
+         ":6: targets.r.provider: Input should be 'auto', 'embedded', 'local', 'testcontainers' "
+         "or 'dsn'"),
+        (HEAD + "targets:\n  prod: {kind: live}\n", ":4: targets.prod: missing required key 'dsn_env'"),
+        ("system: demo\ntargets: {}\n", ":1: (top level): missing required key 'release'"),
+        (HEAD + "targets: {}\nbogus: 1\n", ":4: (top level): unknown key 'bogus'"),
+        (HEAD + "system: again\ntargets: {}\n", ":3: system: duplicate key"),
+        (HEAD + "targets: [a\n", ":4: not valid YAML"),
+        (HEAD + "targets: {}\nschema:\n  columns:\n    t:\n      a: {typ: int}\n",
+         ":7: schema.columns.t.a: unknown key 'typ'"),
+        (HEAD + "targets: {}\nschema:\n  tables: [ok, 'bad name']\n",
+         ":5: schema.tables.1: String should match pattern"),
+        ("- just\n- a list\n", ":1: a runbook spec is a mapping"),
+        ("", ": runbook spec is empty"),
+    ],
+)
+def test_errors_name_file_line_and_key(tmp_path: Path, text: str, error: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(SpecError) as info:
+        load_runbook(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}{error}"), message
+    assert "\n" not in message
+
+
+def test_unreadable_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"missing\.yaml: cannot read runbook spec"):
+        load_runbook(tmp_path / "missing.yaml")

@@ -1,0 +1,178 @@
+"""Expected schema objects from the spec, and the one check that says present or gone."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from verify.catalog import Catalog, qualified
+from verify.spec import Column, Schema
+
+TYPE_ALIASES = {
+    "int": "integer",
+    "int4": "integer",
+    "serial": "integer",
+    "serial4": "integer",
+    "int8": "bigint",
+    "bigserial": "bigint",
+    "serial8": "bigint",
+    "int2": "smallint",
+    "smallserial": "smallint",
+    "serial2": "smallint",
+    "bool": "boolean",
+    "float8": "double precision",
+    "float": "double precision",
+    "float4": "real",
+    "decimal": "numeric",
+    "varchar": "character varying",
+    "char": "character",
+    "bpchar": "character",
+    "timestamptz": "timestamp with time zone",
+    "timestamp": "timestamp without time zone",
+    "timetz": "time with time zone",
+    "time": "time without time zone",
+}
+
+
+def normalize_type(name: str) -> str:
+    """A type name as ``format_type`` spells it: ``timestamptz`` -> ``timestamp with time zone``."""
+    text = re.sub(r"\s+", " ", name.strip().lower())
+    array = ""
+    while text.endswith("[]"):
+        text, array = text[:-2].strip(), array + "[]"
+    match = re.fullmatch(r"([a-z0-9_ ]+?)\s*(\(.*\))?", text)
+    if not match:
+        return text + array
+    base, modifier = match.group(1), (match.group(2) or "").replace(" ", "")
+    base = TYPE_ALIASES.get(base, base)
+    if modifier and base.startswith(("timestamp", "time ")):
+        head, _, tail = base.partition(" ")
+        return f"{head}{modifier} {tail}{array}".strip()
+    return f"{base}{modifier}{array}"
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One object the release adds: its ``kind`` (table, column, ...) and name as in the spec."""
+
+    kind: str
+    name: str
+    column: Column | None = None
+    labels: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        """Readable test id, e.g. ``column:jobs.refund_retry_count``."""
+        return f"{self.kind}:{self.name}"
+
+    def where(self, cat: Catalog) -> str | None:
+        """The catalog key under which the object exists, or None when it does not."""
+        key = qualified(self.name)
+        if self.kind == "table":
+            return key if cat.relations.get(key) == "table" else None
+        if self.kind in ("view", "empty_view"):
+            return key if key in cat.view_definitions else None
+        if self.kind == "column":
+            return (
+                qualified_column(self.name) if qualified_column(self.name) in cat.columns else None
+            )
+        if self.kind == "index":
+            return key if key in cat.indexes else None
+        if self.kind == "trigger":
+            return (
+                qualified_column(self.name) if qualified_column(self.name) in cat.triggers else None
+            )
+        if self.kind == "function":
+            return next((f for f in cat.functions if f.split("(")[0] == key), None)
+        if self.kind == "extension":
+            return self.name if self.name in cat.extensions else None
+        if self.kind == "enum":
+            return key if key in cat.enums else None
+        if self.kind == "migration":
+            return self.name if cat.ledger is not None and self.name in cat.ledger else None
+        raise ValueError(f"unknown object kind {self.kind!r}")
+
+    def problem_if_missing(self, cat: Catalog) -> str | None:
+        """Why the object is not there as expected, or None when it is."""
+        key = self.where(cat)
+        if key is None:
+            return f"expected {self.describe()}; found: it does not exist{_hint(self, cat)}"
+        if self.kind == "column" and self.column is not None:
+            return _column_problem(self, cat.columns[key])
+        if self.kind == "empty_view" and key in cat.nonempty_views:
+            return f"expected view {self.name} to return no rows; found: it returns rows"
+        if self.kind == "enum" and self.labels and cat.enums[key] != self.labels:
+            return (
+                f"expected enum {self.name} with labels {', '.join(self.labels)}; "
+                f"found: {', '.join(cat.enums[key])}"
+            )
+        if self.kind == "migration" and cat.ledger is not None and not cat.ledger[key]:
+            return f"expected migration {self.name} applied successfully; found: recorded as failed"
+        return None
+
+    def problem_if_present(self, cat: Catalog) -> str | None:
+        """Why the object is still there after rollback, or None when it is gone."""
+        if self.where(cat) is None:
+            return None
+        return f"expected {self.describe()} to be gone after rollback; found: it is still there"
+
+    def describe(self) -> str:
+        """What is expected, in words."""
+        if self.kind == "column" and self.column is not None:
+            detail = " ".join(
+                part
+                for part in (
+                    self.column.type and normalize_type(self.column.type),
+                    {True: "NOT NULL", False: "NULL", None: ""}[self.column.not_null],
+                )
+                if part
+            )
+            return f"column {self.name}" + (f" ({detail})" if detail else "")
+        noun = {"empty_view": "view", "migration": "ledger entry for migration"}.get(
+            self.kind, self.kind
+        )
+        return f"{noun} {self.name}"
+
+
+def qualified_column(name: str) -> str:
+    """``table.column`` (or ``schema.table.column``) with the default schema added."""
+    return name if name.count(".") >= 2 else f"public.{name}"
+
+
+def _column_problem(exp: Expected, found: object) -> str | None:
+    want = exp.column
+    problems = []
+    if want.type and normalize_type(want.type) != found.type:
+        problems.append(f"type {found.type}")
+    if want.not_null is not None and want.not_null != found.not_null:
+        problems.append("NOT NULL" if found.not_null else "nullable")
+    return f"expected {exp.describe()}; found: {', '.join(problems)}" if problems else None
+
+
+def _hint(exp: Expected, cat: Catalog) -> str:
+    if exp.kind != "column":
+        return ""
+    table = qualified_column(exp.name).rsplit(".", 1)[0]
+    columns = [k.rsplit(".", 1)[1] for k in cat.columns if k.rsplit(".", 1)[0] == table]
+    if not columns:
+        return f" (no table {table})"
+    return f" (table {table} has: {', '.join(columns)})"
+
+
+def expected_objects(schema: Schema, release_migrations: list[str] = ()) -> list[Expected]:
+    """Every object the spec expects, in a stable order; migrations become ledger entries."""
+    items = [Expected("table", t) for t in schema.tables]
+    items += [
+        Expected("column", f"{table}.{name}", column)
+        for table, columns in schema.columns.items()
+        for name, column in columns.items()
+    ]
+    items += [Expected("view", v) for v in schema.views]
+    items += [Expected("empty_view", v) for v in schema.empty_views]
+    items += [Expected("index", i) for i in schema.indexes]
+    items += [Expected("trigger", t) for t in schema.triggers]
+    items += [Expected("function", f) for f in schema.functions]
+    items += [Expected("extension", e) for e in schema.extensions]
+    items += [Expected("enum", name, labels=tuple(labels)) for name, labels in schema.enums.items()]
+    items += [Expected("migration", m) for m in release_migrations]
+    return items

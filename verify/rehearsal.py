@@ -1,0 +1,95 @@
+"""The state of one release rehearsal on a throwaway database, shared by its ordered steps."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import psycopg
+import pytest
+
+from migrate import MigrationError, MigrationFile
+from rollback import RollbackError
+from verify.catalog import Catalog, qualified, snapshot
+from verify.expectations import Expected, expected_objects
+from verify.outcome import fail_gate
+from verify.release import split_at_baseline
+from verify.spec import Runbook
+
+T = TypeVar("T")
+CREATE_EXTENSION = re.compile(
+    r"^\s*CREATE\s+EXTENSION\s+(?:IF\s+NOT\s+EXISTS\s+)?\"?([\w-]+)\"?",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def release_expectations(runbook: Runbook) -> list[Expected]:
+    """What the release adds: the spec's schema objects and the release's ledger entries."""
+    release = split_at_baseline(runbook)[1] if runbook.migrations else []
+    return expected_objects(runbook.expected, [f.name for f in release])
+
+
+@dataclass
+class Rehearsal:
+    """One rehearsal: its database, the release's files, and what each step left for the next."""
+
+    dsn: str
+    runbook: Runbook
+    report_dir: Path
+    label: str
+    baseline_files: list[MigrationFile] = field(default_factory=list)
+    release_files: list[MigrationFile] = field(default_factory=list)
+    baseline_fingerprint: dict[str, str] | None = None
+    backup_path: Path | None = None
+    broken: str | None = None
+    catalogs: dict[str, Catalog] = field(default_factory=dict)
+
+    @classmethod
+    def plan(cls, dsn: str, runbook: Runbook, report_dir: Path, label: str) -> Rehearsal:
+        baseline, release = split_at_baseline(runbook)
+        return cls(dsn, runbook, report_dir, label, baseline, release)
+
+    @property
+    def ignored_tables(self) -> frozenset[str]:
+        """The ledger table is bookkeeping, not schema: fingerprints leave it out."""
+        return frozenset({qualified(self.runbook.migrations.ledger.table)})
+
+    def required_extensions(self) -> set[str]:
+        """Extensions the spec names or any migration creates."""
+        found = set(self.runbook.expected.extensions)
+        for f in self.baseline_files + self.release_files:
+            text = "\n".join(
+                line
+                for line in f.path.read_text().splitlines()
+                if not line.lstrip().startswith("--")
+            )
+            found.update(m.lower() for m in CREATE_EXTENSION.findall(text))
+        return found
+
+    def step(self, name: str, action: Callable[[], T]) -> T:
+        """Run an action step; when it fails, later steps are skipped naming it."""
+        __tracebackhide__ = True
+        self.require(name)
+        try:
+            return action()
+        except (MigrationError, RollbackError, psycopg.Error) as exc:
+            self.broken = name
+            fail_gate(f"{name}: {exc}")
+        except BaseException:
+            self.broken = name
+            raise
+
+    def require(self, name: str) -> None:
+        """Skip a step when an earlier action step failed."""
+        if self.broken:
+            pytest.skip(f"{name}: not run, because rehearsal step {self.broken!r} failed")
+
+    def catalog(self, phase: str, dsn: str | None = None) -> Catalog:
+        """The schema after ``phase``, read once per phase (of ``dsn``, default the rehearsal's)."""
+        if phase not in self.catalogs:
+            with psycopg.connect(dsn or self.dsn, autocommit=True, connect_timeout=10) as conn:
+                self.catalogs[phase] = snapshot(conn, self.runbook)
+        return self.catalogs[phase]

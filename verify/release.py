@@ -1,0 +1,53 @@
+"""The release as the runbook spec defines it: its migration files, baseline and down scripts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from migrate import MigrationFile, MigrationLog, discover, up
+from verify.spec import Runbook
+
+
+def migration_files(runbook: Runbook) -> list[MigrationFile]:
+    """Every migration file of the system, in order; empty when the spec has no migrations."""
+    return discover(runbook.migrations.dir) if runbook.migrations else []
+
+
+def split_at_baseline(runbook: Runbook) -> tuple[list[MigrationFile], list[MigrationFile]]:
+    """(files already deployed before this release, files this release adds)."""
+    files = migration_files(runbook)
+    baseline = runbook.migrations.baseline if runbook.migrations else None
+    if baseline is None:
+        return [], files
+    names = [f.name for f in files]
+    if baseline not in names:
+        raise ValueError(
+            f"migrations.baseline: {baseline!r} is not a file in {runbook.migrations.dir}"
+        )
+    cut = names.index(baseline) + 1
+    return files[:cut], files[cut:]
+
+
+def deploy_release(
+    dsn: str,
+    runbook: Runbook,
+    report_dir: Path,
+    *,
+    label: str,
+    through: str | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> list[str]:
+    """Apply the system's pending migrations (through ``through`` if given); returns their names."""
+    if runbook.migrations is None:
+        return []
+    log = MigrationLog.create(report_dir, label)
+    applied = up(
+        dsn,
+        migration_files(runbook),
+        through=through,
+        ledger_table=runbook.migrations.ledger.table,
+        log=log,
+        echo=echo,
+    )
+    return [a.name for a in applied]

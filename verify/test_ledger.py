@@ -1,0 +1,68 @@
+"""Ledger gates: the release's migrations are recorded as applied, none pending, none failed."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.targets import known_runbook
+from migrate import MigrationFile
+from verify.catalog import Catalog
+from verify.outcome import fail_gate, require
+from verify.release import migration_files
+from verify.spec import Runbook
+
+pytestmark = pytest.mark.postdeploy
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "newest" in metafunc.fixturenames:
+        files = migration_files(known_runbook(metafunc.config))
+        names = [files[-1].name] if files else []
+        metafunc.parametrize("newest", names, ids=names)
+
+
+@pytest.fixture
+def ledger(catalog: Catalog, runbook: Runbook) -> dict[str, bool]:
+    """The target's ledger: migration name -> succeeded."""
+    if catalog.ledger is None:
+        fail_gate(
+            f"expected ledger table {runbook.migrations.ledger.table}; found: it does not exist"
+        )
+    return catalog.ledger
+
+
+@pytest.fixture
+def files(runbook: Runbook) -> list[MigrationFile]:
+    found = migration_files(runbook)
+    if not found:
+        pytest.skip("the runbook spec names no migrations")
+    return found
+
+
+def test_applied_through(newest: str, files: list[MigrationFile], ledger: dict[str, bool]) -> None:
+    names = [f.name for f in files]
+    missing = [name for name in names[: names.index(newest) + 1] if name not in ledger]
+    require(
+        missing
+        and f"expected every migration through {newest} applied; found not recorded: "
+        f"{', '.join(missing)}"
+    )
+
+
+def test_nothing_pending(files: list[MigrationFile], ledger: dict[str, bool]) -> None:
+    names = {f.name for f in files}
+    pending = [f.name for f in files if f.name not in ledger]
+    unknown = sorted(name for name in ledger if name not in names)
+    found = [f"pending: {', '.join(pending)}"] if pending else []
+    found += [f"recorded but not in the release: {', '.join(unknown)}"] if unknown else []
+    require(
+        found
+        and f"expected the ledger to match the release's migrations; found {'; '.join(found)}"
+    )
+
+
+def test_nothing_failed(ledger: dict[str, bool], runbook: Runbook) -> None:
+    if runbook.migrations.ledger.success_column is None:
+        pytest.skip("the spec's ledger has no success column")
+    failed = sorted(name for name, ok in ledger.items() if not ok)
+    require(failed and f"expected no failed migration; found failed: {', '.join(failed)}")

@@ -1,0 +1,176 @@
+"""The release rehearsal, in order: baseline, backup, up, present, down, gone, up again, present.
+
+Runs only on ephemeral targets. Each action step that fails skips the steps after it, naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from fixtures.ephemeral import Server
+from fixtures.ephemeral.server import providers_with
+from fixtures.settings import Settings
+from fixtures.targets import Target, known_runbook
+from migrate import MigrationLog, up
+from rollback import backup, down, restore
+from verify.catalog import diff
+from verify.expectations import Expected
+from verify.outcome import fail_gate, require
+from verify.rehearsal import Rehearsal, release_expectations
+from verify.spec import Runbook
+
+pytestmark = [pytest.mark.rehearsal, pytest.mark.destructive]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "expected" in metafunc.fixturenames:
+        items = release_expectations(known_runbook(metafunc.config))
+        metafunc.parametrize("expected", items, ids=[e.id for e in items])
+
+
+@pytest.fixture(scope="module")
+def rehearsal(
+    ephemeral_server: Server, runbook: Runbook, target: Target, deploy_settings: Settings
+) -> Iterator[Rehearsal]:
+    """A fresh database on the throwaway server, and the release's plan."""
+    if runbook.migrations is None:
+        pytest.skip("the runbook spec has no migrations to rehearse")
+    dsn = ephemeral_server.create_database("rehearsal")
+    yield Rehearsal.plan(dsn, runbook, deploy_settings.report_dir, f"{target.name}-rehearsal")
+
+
+def _log(rehearsal: Rehearsal, phase: str) -> MigrationLog:
+    return MigrationLog.create(rehearsal.report_dir, f"{rehearsal.label}-{phase}")
+
+
+@pytest.mark.order(1)
+def test_provider_has_extensions(rehearsal: Rehearsal, ephemeral_server: Server) -> None:
+    missing = sorted(rehearsal.required_extensions() - ephemeral_server.available_extensions())
+    if missing:
+        rehearsal.broken = "provider has extensions"
+        fail_gate(
+            "; ".join(
+                f"extension {name} is needed but not available on the {ephemeral_server.provider} "
+                f"provider (PostgreSQL {ephemeral_server.version()}); {providers_with(name)}"
+                for name in missing
+            )
+        )
+
+
+@pytest.mark.order(2)
+def test_baseline(rehearsal: Rehearsal) -> None:
+    """Deploy what precedes the release and fingerprint the schema the release will meet."""
+    files = rehearsal.baseline_files
+    if files:
+        rehearsal.step(
+            "baseline",
+            lambda: up(
+                rehearsal.dsn,
+                files,
+                through=files[-1].name,
+                log=_log(rehearsal, "baseline"),
+                ledger_table=rehearsal.runbook.migrations.ledger.table,
+                echo=print,
+            ),
+        )
+    rehearsal.baseline_fingerprint = rehearsal.catalog("baseline").fingerprint(
+        rehearsal.ignored_tables
+    )
+
+
+@pytest.mark.order(3)
+def test_backup(rehearsal: Rehearsal, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """pg_dump -Fc of the baseline, checked with pg_restore --list."""
+    path = tmp_path_factory.mktemp("backup") / "baseline.dump"
+    info = rehearsal.step("backup", lambda: backup(rehearsal.dsn, path))
+    rehearsal.backup_path = info.path
+
+
+@pytest.mark.order(4)
+def test_migrate_up(rehearsal: Rehearsal) -> None:
+    _apply_release(rehearsal, "migrate up")
+
+
+@pytest.mark.order(5)
+def test_present_after_up(rehearsal: Rehearsal, expected: Expected) -> None:
+    rehearsal.require("present after up")
+    require(expected.problem_if_missing(rehearsal.catalog("up")))
+
+
+@pytest.mark.order(6)
+def test_migrate_down(rehearsal: Rehearsal) -> None:
+    migrations = rehearsal.runbook.migrations
+    if migrations.down_dir is None:
+        rehearsal.broken = "migrate down"
+        fail_gate("migrate down: the runbook spec names no migrations.down_dir")
+    to = rehearsal.baseline_files[-1].name if rehearsal.baseline_files else None
+    rehearsal.step(
+        "migrate down",
+        lambda: down(
+            rehearsal.dsn,
+            rehearsal.baseline_files + rehearsal.release_files,
+            migrations.down_dir,
+            to=to,
+            ledger_table=migrations.ledger.table,
+            log=_log(rehearsal, "down"),
+            echo=print,
+        ),
+    )
+
+
+@pytest.mark.order(7)
+def test_absent_after_down(rehearsal: Rehearsal, expected: Expected) -> None:
+    rehearsal.require("absent after down")
+    require(expected.problem_if_present(rehearsal.catalog("down")))
+
+
+@pytest.mark.order(8)
+def test_schema_restored(rehearsal: Rehearsal) -> None:
+    """After rollback the schema equals the baseline, object for object."""
+    rehearsal.require("schema restored")
+    after = rehearsal.catalog("down").fingerprint(rehearsal.ignored_tables)
+    changes = diff(rehearsal.baseline_fingerprint, after)
+    require(
+        changes
+        and "expected the schema after rollback to equal the baseline; found " + "; ".join(changes)
+    )
+
+
+@pytest.mark.order(9)
+def test_migrate_up_again(rehearsal: Rehearsal) -> None:
+    _apply_release(rehearsal, "migrate up again")
+
+
+@pytest.mark.order(10)
+def test_present_after_reapply(rehearsal: Rehearsal, expected: Expected) -> None:
+    rehearsal.require("present after re-apply")
+    require(expected.problem_if_missing(rehearsal.catalog("up again")))
+
+
+@pytest.mark.order(11)
+def test_backup_restores_baseline(rehearsal: Rehearsal, ephemeral_server: Server) -> None:
+    """The backup taken before the release restores to the baseline schema."""
+    rehearsal.require("backup restores baseline")
+    target_dsn = ephemeral_server.create_database("restored")
+    rehearsal.step("restore backup", lambda: restore(rehearsal.backup_path, target_dsn))
+    restored = rehearsal.catalog("restored", target_dsn).fingerprint(rehearsal.ignored_tables)
+    changes = diff(rehearsal.baseline_fingerprint, restored)
+    require(
+        changes
+        and "expected the restored backup to equal the baseline; found " + "; ".join(changes)
+    )
+
+
+def _apply_release(rehearsal: Rehearsal, name: str) -> None:
+    rehearsal.step(
+        name,
+        lambda: up(
+            rehearsal.dsn,
+            rehearsal.baseline_files + rehearsal.release_files,
+            ledger_table=rehearsal.runbook.migrations.ledger.table,
+            log=_log(rehearsal, name.replace(" ", "-")),
+            echo=print,
+        ),
+    )

@@ -1,0 +1,64 @@
+"""YAML loading that remembers where every key and item stands, for errors that name the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+KeyPath = tuple[str | int, ...]
+
+
+class SpecError(Exception):
+    """A runbook spec that cannot be used; the message names the file, key path and line."""
+
+
+def load_with_lines(path: Path) -> tuple[Any, dict[KeyPath, int]]:
+    """Parse ``path`` into plain data plus a map from key path to 1-based line number."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read runbook spec: {exc.strerror or exc}") from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise SpecError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from exc
+    if node is None:
+        raise SpecError(f"{path}: runbook spec is empty")
+    lines: dict[KeyPath, int] = {}
+    _index(node, (), lines, path)
+    return yaml.safe_load(text), lines
+
+
+def _index(node: yaml.Node, at: KeyPath, lines: dict[KeyPath, int], path: Path) -> None:
+    lines[at] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                dotted = ".".join(str(p) for p in (*at, key))
+                raise SpecError(f"{path}:{key_node.start_mark.line + 1}: {dotted}: duplicate key")
+            seen.add(key)
+            lines[(*at, key)] = key_node.start_mark.line + 1
+            _index(value_node, (*at, key), lines, path)
+            lines[(*at, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index(item, (*at, index), lines, path)
+
+
+def locate(loc: tuple[str | int, ...], lines: dict[KeyPath, int]) -> tuple[KeyPath, int]:
+    """Map a validation error location onto the YAML key path it refers to, and its line.
+
+    Validation locations may carry extra steps (union tags, wrapper names) that are not keys
+    in the file; those are skipped.
+    """
+    path: KeyPath = ()
+    for step in loc:
+        if (*path, step) in lines:
+            path = (*path, step)
+    return path, lines.get(path, 1)
