@@ -1,0 +1,9 @@
+"""Run the migration CLI: ``python -m migrate``."""
+
+from __future__ import annotations
+
+import sys
+
+from migrate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,125 @@
+"""Apply pending migrations under the migration lock: ``plan`` and ``up``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+
+from migrate import ledger
+from migrate.checks import select_pending
+from migrate.db import session
+from migrate.errors import MigrationError
+from migrate.execute import StatementError, elapsed_ms, run_statements
+from migrate.files import MigrationFile
+from migrate.lock import migration_lock, set_lock_timeout
+from migrate.log import MigrationLog, Reporter
+from verify.redact import redact_dsn
+
+
+@dataclass(frozen=True)
+class AppliedMigration:
+    """A migration ``up`` applied and how long its statements took."""
+
+    name: str
+    execution_ms: int
+
+
+def _directory_of(files: list[MigrationFile]) -> str:
+    """The directory the files came from, for logs."""
+    return ", ".join(sorted({str(f.path.parent) for f in files})) or "(no files)"
+
+
+def plan(
+    dsn: str,
+    files: list[MigrationFile],
+    *,
+    through: str | None = None,
+    ledger_table: str = "schema_migrations",
+    allow_out_of_order: bool = False,
+) -> list[MigrationFile]:
+    """The files ``up`` would apply now, after the same safety checks; changes nothing."""
+    with session(dsn) as conn:
+        table = ledger.locate(conn, ledger_table)
+        rows = ledger.read(conn, table, require=ledger.FULL_COLUMNS)
+    return select_pending(
+        files, rows, ledger=str(table), through=through, allow_out_of_order=allow_out_of_order
+    )
+
+
+def _apply(conn: psycopg.Connection, table: ledger.Ledger, file: MigrationFile) -> int:
+    """Run ``file`` and record it; return its execution time in ms."""
+    statements = file.statements()
+    start = time.monotonic()
+    if file.transactional:
+        try:
+            with conn.transaction():
+                run_statements(conn, file.name, statements)
+                elapsed = elapsed_ms(start)
+                ledger.record(conn, table, file, success=True, execution_ms=elapsed)
+        except StatementError as exc:
+            raise MigrationError(
+                f"{exc}; nothing from this file was applied, ledger unchanged"
+            ) from exc
+        return elapsed
+    ledger.record(conn, table, file, success=False, execution_ms=None)
+    try:
+        run_statements(conn, file.name, statements)
+    except StatementError as exc:
+        before = (
+            f"the {exc.index} statement(s) before it stay applied"
+            if exc.index
+            else "the failed statement may have left partial effects (e.g. an INVALID index)"
+        )
+        raise MigrationError(
+            f"{exc}; no-transaction file: {before}; recorded as failed in {table}: inspect the "
+            "database, then delete that ledger row to retry"
+        ) from exc
+    elapsed = elapsed_ms(start)
+    ledger.mark_succeeded(conn, table, file.name, elapsed)
+    return elapsed
+
+
+def up(
+    dsn: str,
+    files: list[MigrationFile],
+    *,
+    through: str | None = None,
+    ledger_table: str = "schema_migrations",
+    allow_out_of_order: bool = False,
+    lock_timeout_s: float = 60,
+    log: MigrationLog | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> list[AppliedMigration]:
+    """Apply pending files in order (up to and including ``through``); return what was applied."""
+    report = Reporter(log, echo)
+    report.record(f"run start: up on {redact_dsn(dsn)} from {_directory_of(files)}")
+    applied: list[AppliedMigration] = []
+    try:
+        with (
+            session(dsn) as conn,
+            migration_lock(conn, ledger_table, timeout_s=lock_timeout_s, progress=report.progress),
+        ):
+            set_lock_timeout(conn, lock_timeout_s)
+            table = ledger.locate(conn, ledger_table)
+            rows = ledger.ensure(conn, table)
+            pending = select_pending(
+                files, rows, ledger=str(table), through=through,
+                allow_out_of_order=allow_out_of_order,
+            )
+            for file in pending:
+                try:
+                    elapsed = _apply(conn, table, file)
+                except MigrationError:
+                    report.progress(f"applying {file.name} ... failed")
+                    raise
+                report.progress(f"applying {file.name} ... ok ({elapsed} ms)")
+                applied.append(AppliedMigration(file.name, elapsed))
+    except MigrationError as exc:
+        report.record(f"failed: {exc}")
+        report.record(f"run end: failed after {len(applied)} applied")
+        raise
+    report.record(f"run end: ok, {len(applied)} applied")
+    return applied

@@ -1,0 +1,41 @@
+"""Run a script's statements one by one and say exactly where one failed."""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+
+from migrate.errors import MigrationError
+from migrate.statements import Statement
+
+
+class StatementError(MigrationError):
+    """A statement failed; the message is ``script:line: message (SQLSTATE x)``."""
+
+    def __init__(self, message: str, index: int) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+def describe(exc: psycopg.Error) -> str:
+    """PostgreSQL's primary message and SQLSTATE for ``exc``."""
+    lines = str(exc).strip().splitlines()
+    message = exc.diag.message_primary or (lines[0] if lines else type(exc).__name__)
+    return f"{message} (SQLSTATE {exc.sqlstate})" if exc.sqlstate else message
+
+
+def elapsed_ms(start: float) -> int:
+    """Milliseconds since the ``time.monotonic()`` reading ``start``."""
+    return round((time.monotonic() - start) * 1000)
+
+
+def run_statements(conn: psycopg.Connection, script: str, statements: list[Statement]) -> None:
+    """Execute ``statements`` in order; raise StatementError naming ``script`` and the line."""
+    for index, statement in enumerate(statements):
+        try:
+            conn.execute(statement.text)  # type: ignore[arg-type]  # script text, no parameters
+        except psycopg.Error as exc:
+            position = exc.diag.statement_position
+            line = statement.line_at(int(position)) if position else statement.line
+            raise StatementError(f"{script}:{line}: {describe(exc)}", index) from exc

@@ -1,0 +1,61 @@
+"""Run logs in the report directory, and progress lines for the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def file_timestamp() -> str:
+    """The current UTC time for file names: ``YYYYmmddTHHMMSSZ``."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+
+
+def _utc_now() -> str:
+    """The current UTC time as ISO 8601 with milliseconds and a ``Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class MigrationLog:
+    """A plain-text log file: one timestamped line per event."""
+
+    path: Path
+
+    @classmethod
+    def create(cls, report_dir: Path, prefix: str) -> MigrationLog:
+        """A new log at ``<report_dir>/<prefix>-<UTC timestamp>.log``."""
+        report_dir.mkdir(parents=True, exist_ok=True)
+        path = report_dir / f"{prefix}-{file_timestamp()}.log"
+        path.touch()
+        return cls(path)
+
+    def write(self, event: str) -> None:
+        """Append ``event`` with its UTC timestamp."""
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(f"{_utc_now()} {event}\n")
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """Sends events to the run log and progress lines to the terminal too."""
+
+    log: MigrationLog | None = None
+    echo: Callable[[str], None] | None = None
+
+    def show(self, text: str) -> None:
+        """Show ``text`` on the terminal only."""
+        if self.echo:
+            self.echo(text)
+
+    def record(self, event: str) -> None:
+        """Write ``event`` to the log only."""
+        if self.log:
+            self.log.write(event)
+
+    def progress(self, line: str) -> None:
+        """Show ``line`` and log it."""
+        self.show(line)
+        self.record(line)

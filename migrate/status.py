@@ -1,0 +1,51 @@
+"""What the ledger says about each migration file, read-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from migrate.db import session
+from migrate.files import MigrationFile, order_key
+from migrate.ledger import LedgerRow, locate, read
+
+
+@dataclass(frozen=True)
+class StatusEntry:
+    """One migration: ``state`` is applied, pending, failed, missing or drifted."""
+
+    name: str
+    state: str
+    applied_at: datetime | None
+    execution_ms: int | None
+
+
+def entries(files: list[MigrationFile], rows: list[LedgerRow]) -> list[StatusEntry]:
+    """The state of every file and of every ledger row without a file, in version order."""
+    by_row = {r.version: r for r in rows}
+    result = []
+    for file in files:
+        row = by_row.pop(file.name, None)
+        if row is None:
+            result.append(StatusEntry(file.name, "pending", None, None))
+            continue
+        if not row.success:
+            state = "failed"
+        elif row.checksum and row.checksum != file.checksum:
+            state = "drifted"
+        else:
+            state = "applied"
+        result.append(StatusEntry(file.name, state, row.applied_at, row.execution_ms))
+    result += [
+        StatusEntry(r.version, "missing", r.applied_at, r.execution_ms) for r in by_row.values()
+    ]
+    return sorted(result, key=lambda e: order_key(e.name))
+
+
+def status(
+    dsn: str, files: list[MigrationFile], *, ledger_table: str = "schema_migrations"
+) -> list[StatusEntry]:
+    """The state of each migration on ``dsn``; a missing ledger means everything is pending."""
+    with session(dsn) as conn:
+        rows = read(conn, locate(conn, ledger_table))
+    return entries(files, rows)

@@ -1,0 +1,9 @@
+"""Run the rollback CLI: ``python -m rollback``."""
+
+from __future__ import annotations
+
+import sys
+
+from rollback.cli import main
+
+sys.exit(main())

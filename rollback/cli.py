@@ -1,0 +1,90 @@
+"""``python -m rollback``: down scripts, backups and restores from the command line."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from migrate.cli_common import add_target_args, resolve_dsn, run_command
+from migrate.files import discover
+from migrate.log import MigrationLog, file_timestamp
+from rollback.backup import BackupInfo, backup, restore
+from rollback.confirm import confirm_change
+from rollback.down import down
+from verify.redact import redact_dsn
+
+DRY_RUN_HINT = " (or use --dry-run to see what would run)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m rollback``."""
+    parser = argparse.ArgumentParser(
+        prog="rollback", description="Revert migrations, back up and restore a database."
+    )
+    add_target_args(parser)
+    parser.add_argument("--dir", type=Path, help="migrations directory (for down)")
+    parser.add_argument("--down-dir", type=Path, help="down scripts directory (for down)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    revert = commands.add_parser("down", help="roll back applied migrations, newest first")
+    revert.add_argument("--to", metavar="FILE", help="keep this migration and those before it")
+    revert.add_argument("--dry-run", action="store_true", help="only show what would run")
+    revert.add_argument("--confirm", action="store_true", help="change the database, no prompt")
+    revert.add_argument("--no-backup", action="store_true", help="skip the pg_dump backup")
+    revert.add_argument("--lock-timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="give up waiting for locks after this long (%(default)s)")
+    dump = commands.add_parser("backup", help="pg_dump the database and verify the file")
+    dump.add_argument("--out", type=Path, required=True, metavar="PATH")
+    load = commands.add_parser("restore", help="pg_restore a backup into the database")
+    load.add_argument("--from", dest="source", type=Path, required=True, metavar="PATH")
+    load.add_argument("--confirm", action="store_true", help="change the database, no prompt")
+    return parser
+
+
+def describe(info: BackupInfo) -> str:
+    """One line about a verified backup."""
+    return f"backup: {info.path} ({info.size_bytes} bytes, {info.toc_entries} TOC entries, ok)"
+
+
+def run_down(args: argparse.Namespace, dsn: str) -> None:
+    """Preview, confirm, back up, then roll back."""
+    files = discover(args.dir)
+    options = {"to": args.to, "ledger_table": args.ledger_table}
+    if args.dry_run:
+        down(dsn, files, args.down_dir, dry_run=True, echo=print, **options)
+        return
+    targets = down(dsn, files, args.down_dir, dry_run=True, **options)
+    if not targets:
+        print("nothing to roll back")
+        return
+    print(f"will roll back, newest first: {', '.join(targets)}")
+    confirm_change(dsn, confirmed=args.confirm, alternative=DRY_RUN_HINT)
+    report_dir = Path(args.report_dir)
+    if not args.no_backup:
+        print(describe(backup(dsn, report_dir / f"backup-{file_timestamp()}.dump")))
+    log = MigrationLog.create(report_dir, "rollback")
+    print(f"log: {log.path}")
+    reverted = down(dsn, files, args.down_dir, lock_timeout_s=args.lock_timeout, log=log,
+                    echo=print, **options)
+    print(f"{len(reverted)} migration(s) rolled back")
+
+
+def execute(args: argparse.Namespace) -> None:
+    """Run the chosen subcommand."""
+    dsn = resolve_dsn(args)
+    if args.command == "down":
+        run_down(args, dsn)
+    elif args.command == "backup":
+        print(describe(backup(dsn, args.out)))
+    else:
+        confirm_change(dsn, confirmed=args.confirm)
+        restore(args.source, dsn)
+        print(f"restored {args.source} into {redact_dsn(dsn)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "down" and (args.dir is None or args.down_dir is None):
+        parser.error("down needs --dir and --down-dir")
+    return run_command("rollback", lambda: execute(args))

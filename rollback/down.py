@@ -1,0 +1,116 @@
+"""Roll back applied migrations with their down scripts, newest first."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+from textwrap import indent
+
+import psycopg
+
+from migrate import ledger
+from migrate.checks import check_consistency
+from migrate.db import session
+from migrate.errors import MigrationError
+from migrate.execute import StatementError, elapsed_ms, run_statements
+from migrate.files import MigrationFile, order_key
+from migrate.lock import migration_lock, set_lock_timeout
+from migrate.log import MigrationLog, Reporter
+from migrate.statements import Statement, read_statements
+from verify.redact import redact_dsn
+
+
+def _targets(files: list[MigrationFile], rows: list[ledger.LedgerRow], to: str | None) -> list[str]:
+    """Applied migrations after ``to`` (all when None), newest first."""
+    if to is not None and to not in {f.name for f in files}:
+        raise MigrationError(f"--to {to}: no such migration file")
+    names = [r.version for r in rows if to is None or order_key(r.version) > order_key(to)]
+    return sorted(names, key=order_key, reverse=True)
+
+
+def _scripts(names: list[str], down_dir: Path) -> list[tuple[str, Path, list[Statement]]]:
+    """Each target with its down script and statements; refuse if any script is missing."""
+    missing = [str(down_dir / name) for name in names if not (down_dir / name).is_file()]
+    if missing:
+        raise MigrationError(
+            f"missing down script(s) {', '.join(missing)}; nothing was rolled back"
+        )
+    return [
+        (name, down_dir / name, read_statements(down_dir / name, transactional=True))
+        for name in names
+    ]
+
+
+def _show(report: Reporter, path: Path, statements: list[Statement]) -> None:
+    """Show a down script's statements instead of running them."""
+    report.progress(f"would run {path} ({len(statements)} statement(s))")
+    for statement in statements:
+        report.show(f"  -- line {statement.line}\n{indent(statement.text, '  ')}")
+
+
+def _revert(
+    conn: psycopg.Connection,
+    table: ledger.Ledger,
+    name: str,
+    path: Path,
+    statements: list[Statement],
+    report: Reporter,
+) -> None:
+    """Run one down script and delete its ledger row in one transaction."""
+    start = time.monotonic()
+    try:
+        with conn.transaction():
+            run_statements(conn, str(path), statements)
+            ledger.delete(conn, table, name)
+    except StatementError as exc:
+        report.progress(f"reverting {name} ... failed")
+        raise MigrationError(
+            f"{exc}; down script rolled back, {name} stays applied (ledger unchanged)"
+        ) from exc
+    report.progress(f"reverting {name} ... ok ({elapsed_ms(start)} ms)")
+
+
+def down(
+    dsn: str,
+    files: list[MigrationFile],
+    down_dir: Path,
+    *,
+    to: str | None = None,
+    ledger_table: str = "schema_migrations",
+    dry_run: bool = False,
+    lock_timeout_s: float = 60,
+    log: MigrationLog | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> list[str]:
+    """Revert every applied migration after ``to``, newest first; return their names.
+
+    With ``dry_run`` only show each down script and its statements; nothing changes.
+    """
+    report = Reporter(log, echo)
+    mode = "down (dry run)" if dry_run else "down"
+    report.record(f"run start: {mode} on {redact_dsn(dsn)} from {down_dir}")
+    reverted: list[str] = []
+    try:
+        with session(dsn) as conn:
+            lock = nullcontext() if dry_run else migration_lock(
+                conn, ledger_table, timeout_s=lock_timeout_s, progress=report.progress
+            )
+            with lock:
+                set_lock_timeout(conn, lock_timeout_s)
+                table = ledger.locate(conn, ledger_table)
+                rows = ledger.read(conn, table)
+                check_consistency(files, rows, str(table))
+                for name, path, statements in _scripts(_targets(files, rows, to), down_dir):
+                    if dry_run:
+                        _show(report, path, statements)
+                    else:
+                        _revert(conn, table, name, path, statements, report)
+                    reverted.append(name)
+    except MigrationError as exc:
+        report.record(f"failed: {exc}")
+        report.record(f"run end: failed after {len(reverted)} rolled back")
+        raise
+    report.record(f"run end: ok, {len(reverted)} {'would be ' if dry_run else ''}rolled back")
+    return reverted
