@@ -66,6 +66,24 @@ def test_errors_name_file_line_and_key(tmp_path: Path, text: str, error: str) ->
     assert "\n" not in message
 
 
+@pytest.mark.parametrize(
+    ("migrations", "error"),
+    [
+        ("  dir: nowhere\n", ":4: migrations.dir: folder {base}/nowhere does not exist"),
+        ("  dir: m\n  down_dir: d\n", ":5: migrations.down_dir: folder {base}/d does not exist"),
+        ("  dir: m\n  baseline: 0009_x.sql\n",
+         ":5: migrations.baseline: '0009_x.sql' is not a migration file in {base}/m"),
+    ],
+)
+def test_paths_the_spec_names_must_exist(tmp_path: Path, migrations: str, error: str) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "0001_a.sql").write_text("SELECT 1;")
+    path = write(tmp_path, HEAD + "targets: {}\nmigrations:\n" + migrations)
+    with pytest.raises(SpecError) as info:
+        load_runbook(path)
+    assert str(info.value) == f"{path}{error.format(base=tmp_path)}"
+
+
 def test_unreadable_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"missing\.yaml: cannot read runbook spec"):
         load_runbook(tmp_path / "missing.yaml")

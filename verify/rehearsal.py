@@ -12,7 +12,6 @@ import psycopg
 import pytest
 
 from migrate import MigrationError, MigrationFile
-from rollback import RollbackError
 from verify.catalog import Catalog, qualified, snapshot
 from verify.expectations import Expected, expected_objects
 from verify.outcome import fail_gate
@@ -75,7 +74,7 @@ class Rehearsal:
         self.require(name)
         try:
             return action()
-        except (MigrationError, RollbackError, psycopg.Error) as exc:
+        except (MigrationError, psycopg.Error) as exc:
             self.broken = name
             fail_gate(f"{name}: {exc}")
         except BaseException:

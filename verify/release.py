@@ -20,12 +20,7 @@ def split_at_baseline(runbook: Runbook) -> tuple[list[MigrationFile], list[Migra
     baseline = runbook.migrations.baseline if runbook.migrations else None
     if baseline is None:
         return [], files
-    names = [f.name for f in files]
-    if baseline not in names:
-        raise ValueError(
-            f"migrations.baseline: {baseline!r} is not a file in {runbook.migrations.dir}"
-        )
-    cut = names.index(baseline) + 1
+    cut = [f.name for f in files].index(baseline) + 1
     return files[:cut], files[cut:]
 
 

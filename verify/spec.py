@@ -118,7 +118,24 @@ def load_runbook(path: Path) -> Runbook:
             "down_dir": base / spec.migrations.down_dir if spec.migrations.down_dir else None,
         }
     )
+    _check_paths(path, migrations, lines)
     return spec.model_copy(update={"migrations": migrations})
+
+
+def _check_paths(path: Path, migrations: Migrations, lines: dict) -> None:
+    """The folders and the baseline file the spec names must exist."""
+    problems = [
+        ("dir", not migrations.dir.is_dir(), f"folder {migrations.dir} does not exist"),
+        ("down_dir", migrations.down_dir is not None and not migrations.down_dir.is_dir(),
+         f"folder {migrations.down_dir} does not exist"),
+        ("baseline", migrations.baseline is not None
+         and not (migrations.dir / migrations.baseline).is_file(),
+         f"{migrations.baseline!r} is not a migration file in {migrations.dir}"),
+    ]
+    for key, failed, message in problems:
+        if failed:
+            line = lines.get(("migrations", key), 1)
+            raise SpecError(f"{path}:{line}: migrations.{key}: {message}")
 
 
 def _first_error(path: Path, exc: ValidationError, lines: dict) -> str:

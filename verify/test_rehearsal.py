@@ -38,7 +38,7 @@ def rehearsal(
     if runbook.migrations is None:
         pytest.skip("the runbook spec has no migrations to rehearse")
     dsn = ephemeral_server.create_database("rehearsal")
-    yield Rehearsal.plan(dsn, runbook, deploy_settings.report_dir, f"{target.name}-rehearsal")
+    yield Rehearsal.plan(dsn, runbook, deploy_settings.report_dir, target.name)
 
 
 def _log(rehearsal: Rehearsal, phase: str) -> MigrationLog:

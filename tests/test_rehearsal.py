@@ -1,0 +1,163 @@
+"""The rehearsal as users run it, on the example release and on deliberately broken copies."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "tascade"
+
+
+@pytest.fixture
+def release(tmp_path: Path) -> Path:
+    """A private copy of the example release, free to break."""
+    shutil.copytree(EXAMPLE, tmp_path / "tascade")
+    return tmp_path / "tascade"
+
+
+def gates(pytester: pytest.Pytester, release: Path, *args: str) -> pytest.RunResult:
+    """Run the repository's gates on ``release`` the way users do, in a fresh process."""
+    return pytester.runpytest_subprocess(
+        "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), str(ROOT / "verify"),
+        f"--runbook={release / 'runbook.yaml'}", f"--report-dir={release / 'reports'}",
+        "--db-provider=embedded", "-rfs", *args, timeout=300,
+    )
+
+
+def summary(release: Path) -> dict[str, dict]:
+    (path,) = (release / "reports").glob("*.json")
+    return {g["id"].split("::")[1]: g for g in json.loads(path.read_text())["gates"]}
+
+
+def break_file(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_example_release_rehearses_cleanly(pytester: pytest.Pytester, release: Path) -> None:
+    result = gates(pytester, release, "--target=rehearsal")
+    result.assert_outcomes(passed=104)
+    outcomes = summary(release)
+    steps = [name for name in outcomes if "[" not in name and name.startswith("test_")]
+    assert steps[:4] == ["test_provider_has_extensions", "test_baseline", "test_backup",
+                         "test_migrate_up"]
+    assert "test_column[metrics_summary.project_id]" in outcomes
+    assert "test_absent_after_down[enum:metrics_alert_severity]" in outcomes
+    assert "test_present_after_reapply[migration:0008_metrics_alerts.sql]" in outcomes
+    logs = sorted(p.name for p in (release / "reports").glob("*.log"))
+    assert any("rehearsal-down" in name for name in logs), logs
+
+
+def test_rollback_that_leaves_an_enum_behind_is_named(
+    pytester: pytest.Pytester, release: Path
+) -> None:
+    break_file(release / "down" / "0008_metrics_alerts.sql",
+               "DROP TYPE IF EXISTS metrics_alert_severity;", "")
+    result = gates(pytester, release, "--target=rehearsal")
+    outcomes = summary(release)
+    gone = outcomes["test_absent_after_down[enum:metrics_alert_severity]"]
+    assert gone["outcome"] == "failed"
+    assert gone["message"] == ("expected enum metrics_alert_severity to be gone after rollback; "
+                               "found: it is still there")
+    restored = outcomes["test_schema_restored"]
+    assert restored["outcome"] == "failed"
+    assert "left behind: enum type public.metrics_alert_severity" in restored["message"]
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_rollback_that_leaves_an_index_and_function_is_named(
+    pytester: pytest.Pytester, release: Path
+) -> None:
+    (release / "down" / "0007_metrics_event_log_cursor_index.sql").write_text("SELECT 1;\n")
+    break_file(release / "down" / "0008_metrics_alerts.sql",
+               "DROP FUNCTION IF EXISTS metrics_alert_touch();", "")
+    gates(pytester, release, "--target=rehearsal")
+    outcomes = summary(release)
+    assert outcomes["test_absent_after_down[index:idx_event_log_project_cursor]"]["outcome"] == "failed"
+    assert outcomes["test_absent_after_down[function:metrics_alert_touch]"]["outcome"] == "failed"
+    message = outcomes["test_schema_restored"]["message"]
+    assert "left behind: index public.idx_event_log_project_cursor" in message
+    assert "left behind: function public.metrics_alert_touch()" in message
+
+
+def test_failing_reapply_names_file_line_and_statement(
+    pytester: pytest.Pytester, release: Path
+) -> None:
+    break_file(release / "down" / "0006_metrics_incremental_jobs.sql",
+               "DROP TABLE IF EXISTS metrics_job_run;", "")
+    gates(pytester, release, "--target=rehearsal")
+    outcomes = summary(release)
+    again = outcomes["test_migrate_up_again"]
+    assert again["outcome"] == "failed"
+    assert again["message"].startswith("migrate up again: 0006_metrics_incremental_jobs.sql:")
+    assert 'relation "metrics_job_run" already exists' in again["message"]
+    later = outcomes["test_present_after_reapply[table:metrics_alert]"]
+    assert later["outcome"] == "skipped"
+    assert "rehearsal step 'migrate up again' failed" in later["message"]
+
+
+def test_missing_extension_names_it_and_the_providers_that_have_it(
+    pytester: pytest.Pytester, release: Path
+) -> None:
+    (release / "migrations" / "0009_hashes.sql").write_text("CREATE EXTENSION pgcrypto;\n")
+    (release / "down" / "0009_hashes.sql").write_text("DROP EXTENSION pgcrypto;\n")
+    gates(pytester, release, "--target=rehearsal")
+    outcomes = summary(release)
+    check = outcomes["test_provider_has_extensions"]
+    assert check["outcome"] == "failed"
+    assert check["message"].startswith(
+        "extension pgcrypto is needed but not available on the embedded provider (PostgreSQL 18")
+    assert "use --db-provider=local or testcontainers" in check["message"]
+    assert outcomes["test_migrate_up"]["outcome"] == "skipped"
+
+
+def test_live_target_runs_postdeploy_gates_and_skips_the_rehearsal(
+    pytester: pytest.Pytester, release: Path, pg_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from migrate import discover, up
+
+    dsn = pg_server.create_database("live")
+    up(dsn, discover(release / "migrations"))
+    monkeypatch.setenv("TASCADE_STAGING_DATABASE_URL", dsn)
+    result = gates(pytester, release, "--target=staging")
+    outcomes = summary(release)
+    assert {g["outcome"] for k, g in outcomes.items() if "rehearsal" in k or "after" in k} == {
+        "skipped"}
+    assert outcomes["test_table[metrics_alert]"]["outcome"] == "passed"
+    assert outcomes["test_nothing_pending"]["outcome"] == "passed"
+    assert result.ret == pytest.ExitCode.OK
+
+
+def test_live_target_with_missing_column_fails_naming_it(
+    pytester: pytest.Pytester, release: Path, pg_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from migrate import discover, up
+
+    dsn = pg_server.create_database("live")
+    up(dsn, discover(release / "migrations"))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("ALTER TABLE metrics_summary DROP CONSTRAINT metrics_summary_pkey;"
+                     "ALTER TABLE metrics_summary ALTER COLUMN project_id DROP NOT NULL")
+    monkeypatch.setenv("TASCADE_STAGING_DATABASE_URL", dsn)
+    result = gates(pytester, release, "--target=staging", "-m", "postdeploy")
+    outcomes = summary(release)
+    assert outcomes["test_column[metrics_summary.project_id]"]["message"] == (
+        "expected column metrics_summary.project_id (uuid NOT NULL); found: nullable")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_live_target_without_its_dsn_variable_says_which(
+    pytester: pytest.Pytester, release: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TASCADE_STAGING_DATABASE_URL", raising=False)
+    gates(pytester, release, "--target=staging", "-m", "postdeploy")
+    outcomes = summary(release)
+    assert outcomes["test_table[metrics_alert]"]["outcome"] == "error"
+    assert outcomes["test_table[metrics_alert]"]["message"] == (
+        "target staging: environment variable TASCADE_STAGING_DATABASE_URL is not set")

@@ -1,0 +1,36 @@
+"""Pre-deploy lint of the release's migrations: unambiguous order and a down script for each."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.targets import known_runbook
+from migrate import duplicate_versions
+from verify.outcome import require
+from verify.release import migration_files, split_at_baseline
+from verify.spec import Runbook
+
+pytestmark = pytest.mark.predeploy
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "release_migration" in metafunc.fixturenames:
+        runbook = known_runbook(metafunc.config)
+        names = [f.name for f in split_at_baseline(runbook)[1]] if runbook.migrations else []
+        metafunc.parametrize("release_migration", names, ids=names)
+
+
+def test_migration_versions_unique(runbook: Runbook) -> None:
+    if runbook.migrations is None:
+        pytest.skip("the runbook spec names no migrations")
+    clashes = duplicate_versions(migration_files(runbook))
+    require(clashes and "expected one file per version number; found " + "; ".join(
+        f"version {version} in {', '.join(names)}" for version, names in clashes
+    ))
+
+
+def test_down_script(release_migration: str, runbook: Runbook) -> None:
+    down_dir = runbook.migrations.down_dir
+    require(down_dir is None and "expected migrations.down_dir in the runbook spec; found none")
+    require(not (down_dir / release_migration).is_file()
+            and f"expected down script {down_dir / release_migration}; found: it does not exist")
