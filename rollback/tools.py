@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
+from functools import cache
+from pathlib import Path
 
+import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from fixtures.ephemeral.embedded import bin_dir
-from migrate.db import CONNECT_TIMEOUT_S, hide_password
+from fixtures.ephemeral.local import DEBIAN_ROOT
+from migrate.db import CONNECT_TIMEOUT_S, first_line, hide_password
 from migrate.errors import MigrationError
 from verify.redact import redact_dsn
 
@@ -21,13 +26,51 @@ def _with_connect_timeout(dsn: str) -> str:
     return make_conninfo("", **params)
 
 
+@cache
+def client_dirs() -> dict[int, Path]:
+    """Installed client tool folders by major version: Debian's and the embedded wheel's."""
+    found = {}
+    for folder in [*DEBIAN_ROOT.glob("*/bin"), bin_dir()]:
+        if (folder / "pg_dump").exists():
+            out = subprocess.run([str(folder / "pg_dump"), "--version"], capture_output=True,
+                                 text=True, timeout=30, check=False).stdout
+            match = re.search(r"(\d+)\.\d+", out)
+            if match:
+                found.setdefault(int(match.group(1)), folder)
+    return found
+
+
+def client_dir_for(server_major: int | None) -> Path:
+    """Client tools for a server: the same major version, else the oldest newer one.
+
+    A newer pg_dump writes settings an older server rejects on restore, so match when we can.
+    """
+    dirs = client_dirs()
+    if server_major is None:
+        return dirs[max(dirs)] if dirs else bin_dir()
+    fitting = sorted(v for v in dirs if v >= server_major)
+    return dirs[fitting[0]] if fitting else bin_dir()
+
+
+def server_major(dsn: str) -> int:
+    """The major version of the server behind ``dsn``."""
+    with psycopg.connect(_with_connect_timeout(dsn), autocommit=True) as conn:
+        return conn.info.server_version // 10000
+
+
 def run_tool(tool: str, *args: str, dsn: str | None = None) -> str:
     """Run ``tool args`` (plus ``--dbname dsn``); return stdout or raise naming the command."""
-    argv = [str(bin_dir() / tool), *args]
     shown = " ".join([tool, *args])
+    major = None
+    if dsn is not None:
+        shown += f" --dbname '{redact_dsn(dsn)}'"
+        try:
+            major = server_major(dsn)
+        except psycopg.Error as exc:
+            raise MigrationError(f"{shown} failed: {first_line(str(exc), dsn)}") from exc
+    argv = [str(client_dir_for(major) / tool), *args]
     if dsn is not None:
         argv += ["--dbname", _with_connect_timeout(dsn)]
-        shown += f" --dbname '{redact_dsn(dsn)}'"
     try:
         done = subprocess.run(
             argv, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S, check=False

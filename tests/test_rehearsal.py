@@ -9,6 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from fixtures.ephemeral import local_binaries_installed
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "tascade"
 
@@ -161,3 +163,10 @@ def test_live_target_without_its_dsn_variable_says_which(
     assert outcomes["test_table[metrics_alert]"]["outcome"] == "error"
     assert outcomes["test_table[metrics_alert]"]["message"] == (
         "target staging: environment variable TASCADE_STAGING_DATABASE_URL is not set")
+
+
+@pytest.mark.skipif(not local_binaries_installed(), reason="PostgreSQL server binaries are not installed")
+def test_local_provider_rehearses_the_same(pytester: pytest.Pytester, release: Path) -> None:
+    """Debian's older server: backup and restore use client tools of its own major version."""
+    result = gates(pytester, release, "--target=rehearsal", "--db-provider=local")
+    result.assert_outcomes(passed=104)

@@ -152,7 +152,7 @@ def test_backup_errors_are_one_line_without_password(tmp_path: Path) -> None:
         backup(dsn, tmp_path / "x.dump")
     message = str(caught.value)
     assert message.startswith("pg_dump --format=custom --file ")
-    assert "password=***" in message and "failed (exit 1)" in message
+    assert "password=***" in message and "failed: connection" in message
     assert "s3cr3t-XYZ" not in message and "\n" not in message
     (tmp_path / "junk.dump").write_text("not an archive")
     with pytest.raises(MigrationError, match=r"^pg_restore --list .*junk\.dump failed"):
