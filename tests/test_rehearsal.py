@@ -170,3 +170,45 @@ def test_local_provider_rehearses_the_same(pytester: pytest.Pytester, release: P
     """Debian's older server: backup and restore use client tools of its own major version."""
     result = gates(pytester, release, "--target=rehearsal", "--db-provider=local")
     result.assert_outcomes(passed=104)
+
+
+def test_predeploy_lint_names_shared_versions_and_missing_down_scripts(
+    pytester: pytest.Pytester, release: Path
+) -> None:
+    (release / "migrations" / "0008_metrics_alert_rules.sql").write_text("SELECT 1;\n")
+    (release / "down" / "0008_metrics_alerts.sql").unlink()
+    result = gates(pytester, release, "--target=rehearsal", "-m", "predeploy")
+    outcomes = summary(release)
+    assert outcomes["test_migration_versions_unique"]["message"] == (
+        "expected one file per version number; found version 0008 in "
+        "0008_metrics_alert_rules.sql, 0008_metrics_alerts.sql")
+    assert outcomes["test_down_script[0008_metrics_alerts.sql]"]["message"].endswith(
+        "down/0008_metrics_alerts.sql; found: it does not exist")
+    assert outcomes["test_down_script[0005_metrics_read_model.sql]"]["outcome"] == "passed"
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_ledger_gates_name_pending_and_failed_migrations(
+    pytester: pytest.Pytester, release: Path, pg_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from migrate import discover, up
+
+    dsn = pg_server.create_database("live")
+    up(dsn, discover(release / "migrations"), through="0006_metrics_incremental_jobs.sql")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("UPDATE schema_migrations SET success = false "
+                     "WHERE version = '0006_metrics_incremental_jobs.sql'")
+    monkeypatch.setenv("TASCADE_STAGING_DATABASE_URL", dsn)
+    gates(pytester, release, "--target=staging", "-m", "postdeploy")
+    outcomes = summary(release)
+    assert outcomes["test_applied_through[0008_metrics_alerts.sql]"]["message"] == (
+        "expected every migration through 0008_metrics_alerts.sql applied; found not recorded: "
+        "0007_metrics_event_log_cursor_index.sql, 0008_metrics_alerts.sql")
+    assert outcomes["test_nothing_pending"]["message"] == (
+        "expected the ledger to match the release's migrations; found pending: "
+        "0007_metrics_event_log_cursor_index.sql, 0008_metrics_alerts.sql")
+    assert outcomes["test_nothing_failed"]["message"] == (
+        "expected no failed migration; found failed: 0006_metrics_incremental_jobs.sql")
+    assert outcomes["test_table[metrics_alert]"]["message"] == (
+        "expected table metrics_alert; found: it does not exist")
+    assert outcomes["test_table[metrics_summary]"]["outcome"] == "passed"
