@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 
 import psycopg
 import pytest
 
 from fixtures.ephemeral import ServerStartError, resolve_provider, start_server
 from fixtures.ephemeral import local as local_provider
-from fixtures.ephemeral.server import providers_with, wait_ready
+from fixtures.ephemeral.server import providers_with, scratch_root, wait_ready
 
 needs_local = pytest.mark.skipif(
     local_provider.find_bin_dir() is None, reason="PostgreSQL server binaries are not installed"
@@ -48,14 +47,14 @@ def test_local_failed_start_shows_the_log_and_cleans_up(monkeypatch: pytest.Monk
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         monkeypatch.setattr(local_provider, "free_loopback_port", lambda: busy.getsockname()[1])
-        before = set(Path("/tmp").glob("deploy-gates-pg-*"))
+        before = set(scratch_root().glob("deploy-gates-pg-*"))
         with pytest.raises(ServerStartError) as info:
             start_server("local")
     message = str(info.value)
     assert message.startswith("local provider (")
     assert "pg_ctl failed" in message and "server log:" in message
     assert "could not" in message.split("server log:")[1]
-    assert set(Path("/tmp").glob("deploy-gates-pg-*")) == before
+    assert set(scratch_root().glob("deploy-gates-pg-*")) == before
 
 
 def test_dsn_provider_uses_an_existing_server_and_leaves_it_running(pg_server) -> None:
