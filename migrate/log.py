@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from verify.redact import redact_text
+
 
 def file_timestamp() -> str:
     """The current UTC time for file names: ``YYYYmmddTHHMMSSZ``."""
@@ -20,22 +22,25 @@ def _utc_now() -> str:
 
 @dataclass(frozen=True)
 class MigrationLog:
-    """A plain-text log file: one timestamped line per event."""
+    """A plain-text log file: one timestamped line per event, secrets masked."""
 
     path: Path
+    scrub: Callable[[str], str] = redact_text
 
     @classmethod
-    def create(cls, report_dir: Path, prefix: str) -> MigrationLog:
+    def create(
+        cls, report_dir: Path, prefix: str, scrub: Callable[[str], str] = redact_text
+    ) -> MigrationLog:
         """A new log at ``<report_dir>/<prefix>-<UTC timestamp>.log``."""
         report_dir.mkdir(parents=True, exist_ok=True)
         path = report_dir / f"{prefix}-{file_timestamp()}.log"
         path.touch()
-        return cls(path)
+        return cls(path, scrub)
 
     def write(self, event: str) -> None:
         """Append ``event`` with its UTC timestamp."""
         with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(f"{_utc_now()} {event}\n")
+            handle.write(f"{_utc_now()} {self.scrub(event)}\n")
 
 
 @dataclass(frozen=True)

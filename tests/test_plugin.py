@@ -140,7 +140,7 @@ def test_every_gate_run_leaves_html_junit_and_json(project: pytest.Pytester) -> 
     result = run(project, "--target=rehearsal", "--report-dir=evidence")
     result.assert_outcomes(passed=1, failed=1)
     reports = sorted(p.name for p in (project.path / "evidence").iterdir())
-    assert [r.rsplit(".", 1)[1] for r in reports] == ["html", "json", "xml"]
+    assert [r.rsplit(".", 1)[1] for r in reports] == ["html", "json", "md", "xml"]
     assert all(r.startswith("rehearsal-") and "Z." in r for r in reports)
     summary = json.loads((project.path / "evidence" / reports[1]).read_text())
     assert summary["metadata"]["Target"] == "rehearsal"
@@ -152,7 +152,7 @@ def test_every_gate_run_leaves_html_junit_and_json(project: pytest.Pytester) -> 
                                  "message": "expected table t; found: it does not exist"}
     html = (project.path / "evidence" / reports[0]).read_text()
     assert "Release" in html and "1.2.3" in html and "Finished (UTC)" in html
-    assert "<testcase" in (project.path / "evidence" / reports[2]).read_text()
+    assert "<testcase" in (project.path / "evidence" / reports[3]).read_text()
 
 
 def test_runs_without_target_write_no_reports(project: pytest.Pytester) -> None:

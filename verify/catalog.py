@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import psycopg
 from psycopg import sql
@@ -94,7 +95,13 @@ class Catalog:
     schemas: set[str] = field(default_factory=set)
     ledger: dict[str, bool] | None = None
     nonempty_views: set[str] = field(default_factory=set)
-    queries: int = 0
+    sql: dict[str, str] = field(default_factory=dict)
+    taken_at: str = ""
+
+    @property
+    def queries(self) -> int:
+        """How many statements the snapshot took."""
+        return len(self.sql)
 
     def fingerprint(self, ignore_tables: frozenset[str] = frozenset()) -> dict[str, str]:
         """Every object and its definition (``kind name -> definition``), for diffs."""
@@ -145,13 +152,12 @@ def read_catalog(
     with conn.cursor() as cur:
         for name, query in QUERIES.items():
             rows = cur.execute(query).fetchall()
-            cat.queries += 1
+            cat.sql[name] = query
             _store(cat, name, rows)
     if ledger_table and qualified(ledger_table) in cat.relations:
         cat.ledger = _read_ledger(
             conn, ledger_table, ledger_version_column, ledger_success_column, cat
         )
-        cat.queries += 1
     existing = [v for v in probe_views if qualified(v) in cat.view_definitions]
     if existing:
         probes = sql.SQL(" UNION ALL ").join(
@@ -161,7 +167,8 @@ def read_catalog(
             for v in existing
         )
         cat.nonempty_views = {qualified(row[0]) for row in conn.execute(probes).fetchall()}
-        cat.queries += 1
+        cat.sql["view rows"] = probes.as_string(conn)
+    cat.taken_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return cat
 
 
@@ -212,6 +219,7 @@ def _read_ledger(
         sql.Identifier(success_column) if has_success else sql.Literal(True),
         sql.Identifier(*qualified(table).split(".")),
     )
+    cat.sql["ledger"] = query.as_string(conn)
     return {version: bool(ok) for version, ok in conn.execute(query).fetchall()}
 
 

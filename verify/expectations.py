@@ -8,6 +8,11 @@ from dataclasses import dataclass
 from verify.catalog import Catalog, qualified
 from verify.spec import Column, Schema
 
+QUERY_OF_KIND = {
+    "table": "relations", "view": "relations", "empty_view": "view rows", "column": "columns",
+    "index": "indexes", "trigger": "triggers", "function": "functions",
+    "extension": "extensions", "enum": "types", "migration": "ledger",
+}
 TYPE_ALIASES = {
     "int": "integer",
     "int4": "integer",
@@ -115,6 +120,30 @@ class Expected:
         if self.where(cat) is None:
             return None
         return f"expected {self.describe()} to be gone after rollback; found: it is still there"
+
+    def evidence(self, cat: Catalog) -> list[tuple[str, str]]:
+        """The SQL behind the answer and the row it saw, for the report."""
+        query = QUERY_OF_KIND[self.kind]
+        key = self.where(cat)
+        if key is None:
+            seen = "no row for this object"
+        elif self.kind == "column":
+            col = cat.columns[key]
+            nullability = "NOT NULL" if col.not_null else "NULL"
+            seen = f"{key}: {col.type} {nullability} default {col.default}"
+        elif self.kind in ("view", "empty_view"):
+            rows = "returns rows" if key in cat.nonempty_views else "returns no rows"
+            seen = f"{key}: {cat.view_definitions[key].strip()} ({rows})"
+        else:
+            found = {"table": cat.relations, "index": cat.indexes, "trigger": cat.triggers,
+                     "function": cat.functions, "extension": cat.extensions, "enum": cat.enums,
+                     "migration": cat.ledger or {}}[self.kind][key]
+            seen = f"{key}: {found}"
+        return [
+            (f"SQL (catalog snapshot {cat.taken_at}, {cat.queries} statements in all)",
+             cat.sql.get(query, "(not read: no such table)")),
+            ("row seen", seen),
+        ]
 
     def describe(self) -> str:
         """What is expected, in words."""

@@ -2,7 +2,60 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+MASK = "***"
+MIN_SECRET_LENGTH = 4
+PATTERNS = (
+    # key=value DSNs and query strings: password=..., token=..., api_key=...
+    re.compile(r"(?i)\b((?:password|passwd|pwd|token|access_token|api[_-]?key|secret)\s*=\s*)"
+               r"('[^']*'|[^\s&'\"]+)"),
+    # URLs with credentials: scheme://user:password@host
+    re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]+:)([^@\s]+)(?=@)"),
+    # HTTP credentials: Authorization / Cookie / X-Api-Key headers, bearer tokens
+    re.compile(r"(?i)\b((?:bearer|basic|token)\s+)([A-Za-z0-9._~+/=-]{8,})"),
+    re.compile(r"(?im)^(\s*(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key)"
+               r"\s*:\s*)(.+)$"),
+    # JSON fields that carry credentials
+    re.compile(r"(?i)(\"(?:password|token|access_token|refresh_token|api_key|apikey|secret)\""
+               r"\s*:\s*\")([^\"]*)"),
+    # webhook URLs are credentials in themselves
+    re.compile(r"(?i)(https://(?:hooks\.slack\.com/(?:services|workflows)|"
+               r"(?:discord|discordapp)\.com/api/webhooks)/)(\S+)"),
+)
+
+
+class Redactor:
+    """Masks known secret values and anything shaped like a credential."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        values: set[str] = set()
+        for secret in secrets:
+            values.add(secret)
+            values.update(_dsn_password(secret))
+        self.values = sorted((v for v in values if len(v) >= MIN_SECRET_LENGTH), key=len,
+                             reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for value in self.values:
+            text = text.replace(value, MASK)
+        for pattern in PATTERNS:
+            text = pattern.sub(lambda m: m.group(1) + MASK, text)
+        return text
+
+
+def _dsn_password(value: str) -> list[str]:
+    try:
+        password = conninfo_to_dict(value).get("password")
+    except Exception:
+        return []
+    return [password] if password else []
+
+
+redact_text = Redactor()
 
 
 def redact_dsn(dsn: str) -> str:
@@ -12,5 +65,5 @@ def redact_dsn(dsn: str) -> str:
     except Exception:
         return "<unparsable DSN>"
     if params.get("password"):
-        params["password"] = "***"
+        params["password"] = MASK
     return make_conninfo("", **params)

@@ -11,7 +11,7 @@ from typing import TypeVar
 import psycopg
 import pytest
 
-from migrate import MigrationError, MigrationFile
+from migrate import MigrationError, MigrationFile, MigrationLog
 from verify.catalog import Catalog, qualified, snapshot
 from verify.expectations import Expected, expected_objects
 from verify.outcome import fail_gate
@@ -39,6 +39,7 @@ class Rehearsal:
     runbook: Runbook
     report_dir: Path
     label: str
+    scrub: Callable[[str], str]
     baseline_files: list[MigrationFile] = field(default_factory=list)
     release_files: list[MigrationFile] = field(default_factory=list)
     baseline_fingerprint: dict[str, str] | None = None
@@ -47,9 +48,16 @@ class Rehearsal:
     catalogs: dict[str, Catalog] = field(default_factory=dict)
 
     @classmethod
-    def plan(cls, dsn: str, runbook: Runbook, report_dir: Path, label: str) -> Rehearsal:
+    def plan(
+        cls, dsn: str, runbook: Runbook, report_dir: Path, label: str, scrub: Callable[[str], str]
+    ) -> Rehearsal:
+        """The rehearsal of ``runbook``'s release on the empty database ``dsn``."""
         baseline, release = split_at_baseline(runbook)
-        return cls(dsn, runbook, report_dir, label, baseline, release)
+        return cls(dsn, runbook, report_dir, label, scrub, baseline, release)
+
+    def log(self, phase: str) -> MigrationLog:
+        """A migration log in the report directory for one phase of the rehearsal."""
+        return MigrationLog.create(self.report_dir, f"{self.label}-{phase}", self.scrub)
 
     @property
     def ignored_tables(self) -> frozenset[str]:

@@ -25,24 +25,13 @@ def split_at_baseline(runbook: Runbook) -> tuple[list[MigrationFile], list[Migra
 
 
 def deploy_release(
-    dsn: str,
-    runbook: Runbook,
-    report_dir: Path,
-    *,
-    label: str,
-    through: str | None = None,
-    echo: Callable[[str], None] | None = None,
+    dsn: str, runbook: Runbook, report_dir: Path, *, label: str, scrub: Callable[[str], str]
 ) -> list[str]:
-    """Apply the system's pending migrations (through ``through`` if given); returns their names."""
+    """Apply the system's pending migrations, logging to the report directory; their names."""
     if runbook.migrations is None:
         return []
-    log = MigrationLog.create(report_dir, label)
+    log = MigrationLog.create(report_dir, label, scrub)
     applied = up(
-        dsn,
-        migration_files(runbook),
-        through=through,
-        ledger_table=runbook.migrations.ledger.table,
-        log=log,
-        echo=echo,
+        dsn, migration_files(runbook), ledger_table=runbook.migrations.ledger.table, log=log
     )
     return [a.name for a in applied]

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from verify.yamlsource import SpecError, load_with_lines, locate
+from verify.yamlsource import SpecError, load_with_lines, validation_message
 
 Provider = Literal["auto", "embedded", "local", "testcontainers", "dsn"]
 Identifier = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?$")]
@@ -85,15 +85,52 @@ class Schema(Strict):
     enums: dict[Identifier, list[str]] = {}
 
 
+class RunbookSource(Strict):
+    """The runbook document the gates automate, and its steps (id -> title)."""
+
+    title: str
+    steps: dict[str, str] = {}
+
+
+Severity = Literal["blocker", "advisory"]
+
+
+class GateRule(Strict):
+    """Attributes of the gates whose test name matches ``match`` (a glob on the test name)."""
+
+    match: str
+    severity: Severity | None = None
+    step: str | None = None
+
+
+class Ticket(Strict):
+    """Where run evidence is attached: a Jira server, with credentials from the environment."""
+
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    token_env: str
+    user_env: str | None = None
+
+
 class Runbook(Strict):
     """A whole runbook spec."""
 
     system: str
     release: str
-    runbook: str | None = None
+    runbook: RunbookSource | None = None
     targets: dict[Annotated[str, Field(pattern=r"^[\w-]+$")], Target]
     migrations: Migrations | None = None
     expected: Schema = Field(Schema(), alias="schema")
+    secrets: list[str] = []
+    gates: list[GateRule] = []
+    ticket: Ticket | None = None
+
+    def secret_env_names(self) -> set[str]:
+        """Environment variables whose values must never reach an output."""
+        names = set(self.secrets)
+        names.update(t.dsn_env for t in self.targets.values() if t.dsn_env)
+        if self.ticket:
+            names.update(n for n in (self.ticket.token_env, self.ticket.user_env) if n)
+        return names
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -108,7 +145,8 @@ def load_runbook(path: Path) -> Runbook:
     try:
         spec = Runbook.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(_first_error(path, exc, lines)) from None
+        raise SpecError(validation_message(path, exc, lines)) from None
+    _check_steps(path, spec, lines)
     if spec.migrations is None:
         return spec
     base = path.parent
@@ -120,6 +158,17 @@ def load_runbook(path: Path) -> Runbook:
     )
     _check_paths(path, migrations, lines)
     return spec.model_copy(update={"migrations": migrations})
+
+
+def _check_steps(path: Path, spec: Runbook, lines: dict) -> None:
+    """A gate rule may only name a step the runbook lists."""
+    steps = spec.runbook.steps if spec.runbook else {}
+    for index, rule in enumerate(spec.gates):
+        if rule.step is not None and rule.step not in steps:
+            line = lines.get(("gates", index, "step"), 1)
+            known = ", ".join(steps) or "none: add runbook.steps"
+            raise SpecError(f"{path}:{line}: gates.{index}.step: unknown runbook step "
+                            f"{rule.step!r} (known: {known})")
 
 
 def _check_paths(path: Path, migrations: Migrations, lines: dict) -> None:
@@ -136,23 +185,3 @@ def _check_paths(path: Path, migrations: Migrations, lines: dict) -> None:
         if failed:
             line = lines.get(("migrations", key), 1)
             raise SpecError(f"{path}:{line}: migrations.{key}: {message}")
-
-
-def _first_error(path: Path, exc: ValidationError, lines: dict) -> str:
-    error = exc.errors()[0]
-    loc = tuple(error["loc"])
-    key_path, line = locate(loc, lines)
-    if error["type"] == "extra_forbidden":
-        key_path, message = key_path[:-1], f"unknown key {loc[-1]!r}"
-    elif error["type"] == "missing":
-        message = f"missing required key {loc[-1]!r}"
-    elif error["type"] == "union_tag_invalid":
-        key_path, line = locate((*loc, "kind"), lines)
-        kind, tags = error["input"].get("kind"), error["ctx"]["expected_tags"]
-        message = f"unknown kind {kind!r}; expected one of {tags}"
-    else:
-        message = error["msg"]
-    dotted = ".".join(str(p) for p in key_path) or "(top level)"
-    more = len(exc.errors()) - 1
-    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return f"{path}:{line}: {dotted}: {message}{suffix}"

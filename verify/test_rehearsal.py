@@ -11,13 +11,15 @@ import pytest
 
 from fixtures.ephemeral import Server
 from fixtures.ephemeral.server import providers_with
+from fixtures.evidence import GateEvidence
 from fixtures.settings import Settings
 from fixtures.targets import Target, known_runbook
-from migrate import MigrationLog, up
+from migrate import up
 from rollback import backup, down, restore
-from verify.catalog import diff
+from verify.catalog import Catalog, diff
 from verify.expectations import Expected
 from verify.outcome import fail_gate, require
+from verify.redact import Redactor
 from verify.rehearsal import Rehearsal, release_expectations
 from verify.spec import Runbook
 
@@ -32,17 +34,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="module")
 def rehearsal(
-    ephemeral_server: Server, runbook: Runbook, target: Target, deploy_settings: Settings
+    ephemeral_server: Server,
+    runbook: Runbook,
+    target: Target,
+    deploy_settings: Settings,
+    redactor: Redactor,
 ) -> Iterator[Rehearsal]:
     """A fresh database on the throwaway server, and the release's plan."""
     if runbook.migrations is None:
         pytest.skip("the runbook spec has no migrations to rehearse")
     dsn = ephemeral_server.create_database("rehearsal")
-    yield Rehearsal.plan(dsn, runbook, deploy_settings.report_dir, target.name)
-
-
-def _log(rehearsal: Rehearsal, phase: str) -> MigrationLog:
-    return MigrationLog.create(rehearsal.report_dir, f"{rehearsal.label}-{phase}")
+    yield Rehearsal.plan(dsn, runbook, deploy_settings.report_dir, target.name, redactor)
 
 
 @pytest.mark.order(1)
@@ -70,7 +72,7 @@ def test_baseline(rehearsal: Rehearsal) -> None:
                 rehearsal.dsn,
                 files,
                 through=files[-1].name,
-                log=_log(rehearsal, "baseline"),
+                log=rehearsal.log("baseline"),
                 ledger_table=rehearsal.runbook.migrations.ledger.table,
                 echo=print,
             ),
@@ -94,9 +96,11 @@ def test_migrate_up(rehearsal: Rehearsal) -> None:
 
 
 @pytest.mark.order(5)
-def test_present_after_up(rehearsal: Rehearsal, expected: Expected) -> None:
+def test_present_after_up(
+    rehearsal: Rehearsal, expected: Expected, evidence: GateEvidence
+) -> None:
     rehearsal.require("present after up")
-    require(expected.problem_if_missing(rehearsal.catalog("up")))
+    require(expected.problem_if_missing(_seen(rehearsal, "up", expected, evidence)))
 
 
 @pytest.mark.order(6)
@@ -114,16 +118,18 @@ def test_migrate_down(rehearsal: Rehearsal) -> None:
             migrations.down_dir,
             to=to,
             ledger_table=migrations.ledger.table,
-            log=_log(rehearsal, "down"),
+            log=rehearsal.log("down"),
             echo=print,
         ),
     )
 
 
 @pytest.mark.order(7)
-def test_absent_after_down(rehearsal: Rehearsal, expected: Expected) -> None:
+def test_absent_after_down(
+    rehearsal: Rehearsal, expected: Expected, evidence: GateEvidence
+) -> None:
     rehearsal.require("absent after down")
-    require(expected.problem_if_present(rehearsal.catalog("down")))
+    require(expected.problem_if_present(_seen(rehearsal, "down", expected, evidence)))
 
 
 @pytest.mark.order(8)
@@ -144,9 +150,11 @@ def test_migrate_up_again(rehearsal: Rehearsal) -> None:
 
 
 @pytest.mark.order(10)
-def test_present_after_reapply(rehearsal: Rehearsal, expected: Expected) -> None:
+def test_present_after_reapply(
+    rehearsal: Rehearsal, expected: Expected, evidence: GateEvidence
+) -> None:
     rehearsal.require("present after re-apply")
-    require(expected.problem_if_missing(rehearsal.catalog("up again")))
+    require(expected.problem_if_missing(_seen(rehearsal, "up again", expected, evidence)))
 
 
 @pytest.mark.order(11)
@@ -170,7 +178,14 @@ def _apply_release(rehearsal: Rehearsal, name: str) -> None:
             rehearsal.dsn,
             rehearsal.baseline_files + rehearsal.release_files,
             ledger_table=rehearsal.runbook.migrations.ledger.table,
-            log=_log(rehearsal, name.replace(" ", "-")),
+            log=rehearsal.log(name.replace(" ", "-")),
             echo=print,
         ),
     )
+
+
+def _seen(rehearsal: Rehearsal, phase: str, expected: Expected, evidence: GateEvidence) -> Catalog:
+    """The schema after ``phase``, with what it says of ``expected`` recorded as evidence."""
+    catalog = rehearsal.catalog(phase)
+    evidence.extend(expected.evidence(catalog))
+    return catalog

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from fixtures.evidence import GateEvidence
 from fixtures.targets import known_runbook
 from verify.catalog import Catalog
 from verify.expectations import Expected, expected_objects
@@ -23,10 +24,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("expected", items, ids=[e.name for e in items])
 
 
-def schema_gate(kind: str) -> Callable[[Expected, Catalog], None]:
+def schema_gate(kind: str) -> Callable[[Expected, Catalog, GateEvidence], None]:
     """A gate for one kind of schema object, parametrized with every such object in the spec."""
 
-    def gate(expected: Expected, catalog: Catalog) -> None:
+    def gate(expected: Expected, catalog: Catalog, evidence: GateEvidence) -> None:
+        evidence.extend(expected.evidence(catalog))
         require(expected.problem_if_missing(catalog))
 
     gate.__name__ = f"test_{kind}"

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 KeyPath = tuple[str | int, ...]
 
@@ -62,3 +63,24 @@ def locate(loc: tuple[str | int, ...], lines: dict[KeyPath, int]) -> tuple[KeyPa
         if (*path, step) in lines:
             path = (*path, step)
     return path, lines.get(path, 1)
+
+
+def validation_message(path: Path, exc: ValidationError, lines: dict[KeyPath, int]) -> str:
+    """The first validation problem as one line: file, line, key path, what is wrong."""
+    error = exc.errors()[0]
+    loc = tuple(error["loc"])
+    key_path, line = locate(loc, lines)
+    if error["type"] == "extra_forbidden":
+        key_path, message = key_path[:-1], f"unknown key {loc[-1]!r}"
+    elif error["type"] == "missing":
+        message = f"missing required key {loc[-1]!r}"
+    elif error["type"] == "union_tag_invalid":
+        key_path, line = locate((*loc, "kind"), lines)
+        kind, tags = error["input"].get("kind"), error["ctx"]["expected_tags"]
+        message = f"unknown kind {kind!r}; expected one of {tags}"
+    else:
+        message = error["msg"]
+    dotted = ".".join(str(p) for p in key_path) or "(top level)"
+    more = len(exc.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{path}:{line}: {dotted}: {message}{suffix}"
