@@ -7,7 +7,14 @@ from datetime import UTC
 from pathlib import Path
 
 from migrate.apply import plan, up
-from migrate.cli_common import add_target_args, resolve_dsn, run_command
+from migrate.cli_common import (
+    add_target_args,
+    folder,
+    ledger_table,
+    require_permission,
+    resolve_target,
+    run_command,
+)
 from migrate.files import discover
 from migrate.log import MigrationLog
 from migrate.status import StatusEntry, status
@@ -17,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m migrate``."""
     parser = argparse.ArgumentParser(prog="migrate", description="Apply SQL migration files.")
     add_target_args(parser)
-    parser.add_argument("--dir", type=Path, required=True, help="migrations directory")
+    parser.add_argument("--dir", type=Path, help="migrations directory (default: the spec's)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("status", help="show each migration's state")
     for name, text in (("plan", "list what up would apply"), ("up", "apply pending migrations")):
@@ -52,19 +59,21 @@ def format_status(rows: list[StatusEntry]) -> str:
 
 def execute(args: argparse.Namespace) -> None:
     """Run the chosen subcommand."""
-    dsn = resolve_dsn(args)
-    files = discover(args.dir)
+    target = resolve_target(args)
+    dsn, table = target.dsn, ledger_table(args, target)
+    files = discover(folder(args.dir, target, "dir", "--dir"))
     if args.command == "status":
-        print(format_status(status(dsn, files, ledger_table=args.ledger_table)))
+        print(format_status(status(dsn, files, ledger_table=table)))
         return
     if args.command == "plan":
-        pending = plan(dsn, files, through=args.through, ledger_table=args.ledger_table,
+        pending = plan(dsn, files, through=args.through, ledger_table=table,
                        allow_out_of_order=args.allow_out_of_order)
         print("\n".join(f.name for f in pending) if pending else "nothing pending")
         return
+    require_permission(args, target)
     log = MigrationLog.create(Path(args.report_dir), "migrate")
     print(f"log: {log.path}")
-    applied = up(dsn, files, through=args.through, ledger_table=args.ledger_table,
+    applied = up(dsn, files, through=args.through, ledger_table=table,
                  allow_out_of_order=args.allow_out_of_order, lock_timeout_s=args.lock_timeout,
                  log=log, echo=print)
     print(f"{len(applied)} migration(s) applied" if applied else "nothing pending")

@@ -6,26 +6,95 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 from migrate.errors import MigrationError
+from verify.safety import permission_problem
+from verify.spec import EphemeralTarget, Migrations, load_runbook
+from verify.yamlsource import SpecError
+
+
+@dataclass(frozen=True)
+class CliTarget:
+    """The database a command works on, and what a runbook spec says about it."""
+
+    dsn: str
+    name: str | None = None
+    protected: bool = False
+    migrations: Migrations | None = None
 
 
 def add_target_args(parser: argparse.ArgumentParser) -> None:
-    """``--dsn``/``--dsn-env``, ``--ledger-table`` and ``--report-dir``."""
+    """``--dsn``/``--dsn-env``/``--target``, ``--ledger-table`` and ``--report-dir``."""
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--dsn", help="target database DSN (prefer --dsn-env: argv is visible)")
     target.add_argument("--dsn-env", metavar="VAR", help="read the target DSN from this env var")
-    parser.add_argument("--ledger-table", default="schema_migrations", help="(%(default)s)")
+    target.add_argument("--target", metavar="NAME",
+                        help="a live target of the runbook spec (DSN, folders and ledger from it)")
+    parser.add_argument("--runbook", type=Path, default=os.environ.get("DEPLOY_GATES_RUNBOOK"),
+                        help="runbook spec for --target (env DEPLOY_GATES_RUNBOOK)")
+    parser.add_argument("--allow-destructive", metavar="NAME",
+                        help="let this command change --target NAME (must name it exactly)")
+    parser.add_argument("--ledger-table", help="ledger table (default: the spec's, else "
+                        "schema_migrations)")
     parser.add_argument("--report-dir", default="reports", help="run logs go here (%(default)s)")
 
 
-def resolve_dsn(args: argparse.Namespace) -> str:
-    """The DSN given by ``--dsn`` or found in the ``--dsn-env`` variable."""
+def resolve_target(args: argparse.Namespace) -> CliTarget:
+    """The DSN from ``--dsn``, the ``--dsn-env`` variable, or the spec's ``--target``."""
     if args.dsn:
-        return args.dsn
-    dsn = os.environ.get(args.dsn_env)
+        return CliTarget(args.dsn)
+    if args.dsn_env:
+        return CliTarget(_from_env(args.dsn_env, "from --dsn-env"))
+    if args.runbook is None:
+        raise MigrationError("--target needs --runbook PATH (or DEPLOY_GATES_RUNBOOK)")
+    try:
+        spec = load_runbook(args.runbook)
+    except SpecError as exc:
+        raise MigrationError(str(exc)) from None
+    target = spec.targets.get(args.target)
+    if target is None:
+        raise MigrationError(f"unknown target {args.target!r} in {args.runbook}; "
+                             f"known targets: {', '.join(spec.targets) or '(none)'}")
+    if isinstance(target, EphemeralTarget):
+        raise MigrationError(f"target {args.target!r} is ephemeral: the suite starts it; "
+                             f"rehearse with pytest --target={args.target}")
+    dsn = _from_env(target.dsn_env, f"target {args.target}")
+    return CliTarget(dsn, args.target, target.protected, spec.migrations)
+
+
+def require_permission(args: argparse.Namespace, target: CliTarget) -> None:
+    """Refuse a change to a spec target unless ``--allow-destructive`` names it (and, when it
+    is protected, the environment confirms it)."""
+    if target.name is None:
+        return
+    problem = permission_problem(target.name, target.protected, args.allow_destructive)
+    if problem:
+        raise MigrationError(f"refusing to change the target: {problem}")
+
+
+def ledger_table(args: argparse.Namespace, target: CliTarget) -> str:
+    """``--ledger-table``, else the spec's ledger, else ``schema_migrations``."""
+    if args.ledger_table:
+        return args.ledger_table
+    return target.migrations.ledger.table if target.migrations else "schema_migrations"
+
+
+def folder(given: Path | None, target: CliTarget, key: str, flag: str) -> Path:
+    """A folder from the command line, else from the spec's ``migrations.<key>``."""
+    found = given or (getattr(target.migrations, key) if target.migrations else None)
+    if found is None:
+        raise MigrationError(
+            f"{flag} is needed (or --target with a spec that names migrations.{key})"
+        )
+    return found
+
+
+def _from_env(name: str, source: str) -> str:
+    dsn = os.environ.get(name)
     if not dsn:
-        raise MigrationError(f"environment variable {args.dsn_env} (from --dsn-env) is not set")
+        raise MigrationError(f"environment variable {name} ({source}) is not set")
     return dsn
 
 

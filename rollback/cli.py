@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from migrate.cli_common import add_target_args, resolve_dsn, run_command
+from migrate.cli_common import (
+    CliTarget,
+    add_target_args,
+    folder,
+    ledger_table,
+    require_permission,
+    resolve_target,
+    run_command,
+)
 from migrate.files import discover
 from migrate.log import MigrationLog, file_timestamp
 from rollback.backup import BackupInfo, backup, restore
@@ -22,8 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rollback", description="Revert migrations, back up and restore a database."
     )
     add_target_args(parser)
-    parser.add_argument("--dir", type=Path, help="migrations directory (for down)")
-    parser.add_argument("--down-dir", type=Path, help="down scripts directory (for down)")
+    parser.add_argument("--dir", type=Path, help="migrations directory (for down; default: spec)")
+    parser.add_argument("--down-dir", type=Path, help="down scripts directory (for down; default: "
+                        "spec)")
     commands = parser.add_subparsers(dest="command", required=True)
     revert = commands.add_parser("down", help="roll back applied migrations, newest first")
     revert.add_argument("--to", metavar="FILE", help="keep this migration and those before it")
@@ -45,37 +54,42 @@ def describe(info: BackupInfo) -> str:
     return f"backup: {info.path} ({info.size_bytes} bytes, {info.toc_entries} TOC entries, ok)"
 
 
-def run_down(args: argparse.Namespace, dsn: str) -> None:
+def run_down(args: argparse.Namespace, target: CliTarget) -> None:
     """Preview, confirm, back up, then roll back."""
-    files = discover(args.dir)
-    options = {"to": args.to, "ledger_table": args.ledger_table}
+    dsn = target.dsn
+    files = discover(folder(args.dir, target, "dir", "--dir"))
+    down_dir = folder(args.down_dir, target, "down_dir", "--down-dir")
+    options = {"to": args.to, "ledger_table": ledger_table(args, target)}
     if args.dry_run:
-        down(dsn, files, args.down_dir, dry_run=True, echo=print, **options)
+        down(dsn, files, down_dir, dry_run=True, echo=print, **options)
         return
-    targets = down(dsn, files, args.down_dir, dry_run=True, **options)
+    targets = down(dsn, files, down_dir, dry_run=True, **options)
     if not targets:
         print("nothing to roll back")
         return
     print(f"will roll back, newest first: {', '.join(targets)}")
+    require_permission(args, target)
     confirm_change(dsn, confirmed=args.confirm, alternative=DRY_RUN_HINT)
     report_dir = Path(args.report_dir)
     if not args.no_backup:
         print(describe(backup(dsn, report_dir / f"backup-{file_timestamp()}.dump")))
     log = MigrationLog.create(report_dir, "rollback")
     print(f"log: {log.path}")
-    reverted = down(dsn, files, args.down_dir, lock_timeout_s=args.lock_timeout, log=log,
+    reverted = down(dsn, files, down_dir, lock_timeout_s=args.lock_timeout, log=log,
                     echo=print, **options)
     print(f"{len(reverted)} migration(s) rolled back")
 
 
 def execute(args: argparse.Namespace) -> None:
     """Run the chosen subcommand."""
-    dsn = resolve_dsn(args)
+    target = resolve_target(args)
+    dsn = target.dsn
     if args.command == "down":
-        run_down(args, dsn)
+        run_down(args, target)
     elif args.command == "backup":
         print(describe(backup(dsn, args.out)))
     else:
+        require_permission(args, target)
         confirm_change(dsn, confirmed=args.confirm)
         restore(args.source, dsn)
         print(f"restored {args.source} into {redact_dsn(dsn)}")
@@ -83,8 +97,5 @@ def execute(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "down" and (args.dir is None or args.down_dir is None):
-        parser.error("down needs --dir and --down-dir")
+    args = build_parser().parse_args(argv)
     return run_command("rollback", lambda: execute(args))

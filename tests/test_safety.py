@@ -4,6 +4,7 @@ destructive gates need explicit permission; evidence reaches the change ticket."
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -174,7 +175,7 @@ def test_protected_target_also_needs_confirmation_from_the_environment(
                                   "DEPLOY_GATES_CONFIRM_PROTECTED=prod)*"])
     refused = run(project, "--target=prod", "--allow-destructive=prod")
     assert refused.ret == pytest.ExitCode.USAGE_ERROR
-    refused.stderr.fnmatch_lines(["*target 'prod' is protected: destructive gates on it also need "
+    refused.stderr.fnmatch_lines(["*target 'prod' is protected: destructive steps on it also need "
                                   "DEPLOY_GATES_CONFIRM_PROTECTED=prod in the environment*"])
     monkeypatch.setenv("DEPLOY_GATES_CONFIRM_PROTECTED", "prod")
     run(project, "--target=prod", "--allow-destructive=prod").assert_outcomes(passed=1)
@@ -272,3 +273,40 @@ def test_cli_never_prints_a_dsn_password() -> None:
         assert done.returncode == 1
         assert DSN_PASSWORD not in done.stdout + done.stderr
         assert "Traceback" not in done.stderr
+
+
+def cli(module: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **env})
+
+
+def test_cli_changes_a_spec_target_only_when_allowed(pg_server, tmp_path: Path) -> None:
+    spec = str(ROOT / "examples" / "tascade" / "runbook.yaml")
+    dsn = pg_server.create_database("cli")
+    env = {"TASCADE_STAGING_DATABASE_URL": dsn, "TASCADE_DATABASE_URL": dsn,
+           "DEPLOY_GATES_CONFIRM_PROTECTED": ""}
+    common = ["--runbook", spec, "--report-dir", str(tmp_path)]
+    refused = cli("migrate", *common, "--target", "staging", "up", env=env)
+    assert (refused.returncode, refused.stderr) == (1, (
+        "migrate: refusing to change the target: 'staging' is live "
+        "(pass --allow-destructive=staging)\n"))
+    status = cli("migrate", *common, "--target", "staging", "status", env=env)
+    assert status.returncode == 0 and status.stdout.count("pending") == 8
+    protected = cli("migrate", *common, "--target", "prod", "--allow-destructive", "prod", "up",
+                    env=env)
+    assert "target 'prod' is protected" in protected.stderr and protected.returncode == 1
+    allowed = cli("migrate", *common, "--target", "staging", "--allow-destructive", "staging",
+                  "up", env=env)
+    assert allowed.returncode == 0 and "8 migration(s) applied" in allowed.stdout
+    down = ["down", "--to", "0004_gate_candidate_link.sql", "--confirm", "--no-backup"]
+    refused = cli("rollback", *common, "--target", "staging", *down, env=env)
+    assert refused.returncode == 1 and "refusing to change the target" in refused.stderr
+    dry = cli("rollback", *common, "--target", "staging", "down", "--dry-run", "--to",
+              "0004_gate_candidate_link.sql", env=env)
+    assert dry.returncode == 0 and "0008_metrics_alerts.sql" in dry.stdout
+    done = cli("rollback", *common, "--target", "staging", "--allow-destructive", "staging", *down,
+               env=env)
+    assert done.returncode == 0 and "4 migration(s) rolled back" in done.stdout
+    ephemeral = cli("migrate", *common, "--target", "rehearsal", "status", env=env)
+    assert ephemeral.stderr == ("migrate: target 'rehearsal' is ephemeral: the suite starts it; "
+                                "rehearse with pytest --target=rehearsal\n")
