@@ -14,6 +14,7 @@ from fixtures.ephemeral import Server
 from migrate import MigrationError, discover, up
 from migrate.lock import lock_key
 from rollback import backup, down, restore, verify_backup
+from tests.dbtools import ledger, query, tables, write
 from verify.redact import redact_dsn
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,28 +30,12 @@ DOWN = {
 }
 
 
-def write(directory: Path, files: dict[str, str]) -> Path:
-    """Write ``files`` (name -> SQL) into ``directory`` and return it."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (directory / name).write_text(text)
-    return directory
 
 
-def query(dsn: str, text: str) -> list[tuple]:
-    """All rows of ``text`` on ``dsn``."""
-    with psycopg.connect(dsn, connect_timeout=5) as conn:
-        return conn.execute(text).fetchall()  # type: ignore[arg-type]
 
 
-def tables(dsn: str) -> set[str]:
-    """Table names in the public schema."""
-    return {r[0] for r in query(dsn, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
 
 
-def ledger(dsn: str) -> list[str]:
-    """Ledger versions in version order."""
-    return [r[0] for r in query(dsn, "SELECT version FROM schema_migrations ORDER BY version")]
 
 
 @pytest.fixture
