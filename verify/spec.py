@@ -5,18 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationError
 
+from verify.sections import (
+    EnvManifest,
+    EnvName,
+    Flow,
+    Grafana,
+    Logs,
+    Metrics,
+    PromQuery,
+    Request,
+    ServiceStart,
+    Strict,
+)
 from verify.yamlsource import SpecError, load_with_lines, validation_message
 
 Provider = Literal["auto", "embedded", "local", "testcontainers", "dsn"]
 Identifier = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?$")]
-
-
-class Strict(BaseModel):
-    """Unknown keys are errors; parsed specs never change."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class EphemeralTarget(Strict):
@@ -26,6 +32,7 @@ class EphemeralTarget(Strict):
     provider: Provider | None = None
     image: str | None = None
     dsn_env: str | None = None
+    start: ServiceStart | None = None
 
 
 class LiveTarget(Strict):
@@ -35,6 +42,11 @@ class LiveTarget(Strict):
     dsn_env: str
     protected: bool = False
     statement_timeout_ms: Annotated[int, Field(gt=0)] = 5000
+    base_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    prometheus_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    grafana_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    grafana_token_env: EnvName | None = None
+    host: str | None = None
 
 
 Target = Annotated[EphemeralTarget | LiveTarget, Field(discriminator="kind")]
@@ -123,13 +135,29 @@ class Runbook(Strict):
     secrets: list[str] = []
     gates: list[GateRule] = []
     ticket: Ticket | None = None
+    health: list[Request] = []
+    smoke: dict[str, Flow] = {}
+    metrics: Metrics | None = None
+    prometheus: dict[str, PromQuery] = {}
+    env: EnvManifest | None = None
+    logs: Logs | None = None
+    tools: dict[str, Annotated[str, Field(pattern=r"^(>=|==|>)?\s*\d+(\.\d+)*$")]] = {}
+    grafana: Grafana | None = None
 
     def secret_env_names(self) -> set[str]:
         """Environment variables whose values must never reach an output."""
         names = set(self.secrets)
-        names.update(t.dsn_env for t in self.targets.values() if t.dsn_env)
+        for target in self.targets.values():
+            names.update(
+                n for n in (target.dsn_env, getattr(target, "grafana_token_env", None)) if n
+            )
         if self.ticket:
             names.update(n for n in (self.ticket.token_env, self.ticket.user_env) if n)
+        requests = [
+            *self.health,
+            *(s for f in self.smoke.values() for s in [*f.steps, *f.finally_]),
+        ]
+        names.update(r.auth_env for r in requests if getattr(r, "auth_env", None))
         return names
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -147,6 +175,17 @@ def load_runbook(path: Path) -> Runbook:
     except ValidationError as exc:
         raise SpecError(validation_message(path, exc, lines)) from None
     _check_steps(path, spec, lines)
+    if spec.grafana is not None:
+        spec = spec.model_copy(
+            update={
+                "grafana": spec.grafana.model_copy(
+                    update={
+                        "dashboards": [path.parent / p for p in spec.grafana.dashboards],
+                        "alert_rules": [path.parent / p for p in spec.grafana.alert_rules],
+                    }
+                )
+            }
+        )
     if spec.migrations is None:
         return spec
     base = path.parent
@@ -167,19 +206,27 @@ def _check_steps(path: Path, spec: Runbook, lines: dict) -> None:
         if rule.step is not None and rule.step not in steps:
             line = lines.get(("gates", index, "step"), 1)
             known = ", ".join(steps) or "none: add runbook.steps"
-            raise SpecError(f"{path}:{line}: gates.{index}.step: unknown runbook step "
-                            f"{rule.step!r} (known: {known})")
+            raise SpecError(
+                f"{path}:{line}: gates.{index}.step: unknown runbook step "
+                f"{rule.step!r} (known: {known})"
+            )
 
 
 def _check_paths(path: Path, migrations: Migrations, lines: dict) -> None:
     """The folders and the baseline file the spec names must exist."""
     problems = [
         ("dir", not migrations.dir.is_dir(), f"folder {migrations.dir} does not exist"),
-        ("down_dir", migrations.down_dir is not None and not migrations.down_dir.is_dir(),
-         f"folder {migrations.down_dir} does not exist"),
-        ("baseline", migrations.baseline is not None
-         and not (migrations.dir / migrations.baseline).is_file(),
-         f"{migrations.baseline!r} is not a migration file in {migrations.dir}"),
+        (
+            "down_dir",
+            migrations.down_dir is not None and not migrations.down_dir.is_dir(),
+            f"folder {migrations.down_dir} does not exist",
+        ),
+        (
+            "baseline",
+            migrations.baseline is not None
+            and not (migrations.dir / migrations.baseline).is_file(),
+            f"{migrations.baseline!r} is not a migration file in {migrations.dir}",
+        ),
     ]
     for key, failed, message in problems:
         if failed:
