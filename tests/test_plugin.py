@@ -59,7 +59,7 @@ def test_env_fallback_between_command_line_and_ini(
     monkeypatch.setenv("DEPLOY_GATES_TARGET", "staging")
     monkeypatch.setenv("DEPLOY_GATES_DB_PROVIDER", "embedded")
     project.makepyfile(test_show=SHOW_SETTINGS)
-    run(project).stdout.fnmatch_lines(["*SETTINGS staging embedded postgres:16 reports staging"])
+    run(project).stdout.fnmatch_lines(["*SETTINGS staging embedded None reports staging"])
     run(project, "--db-provider=local").stdout.fnmatch_lines(["*SETTINGS staging local *"])
 
 

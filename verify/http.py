@@ -57,18 +57,20 @@ class Http:
         """``path`` joined to the base URL (absolute URLs pass through)."""
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Answer:
+    def request(self, method: str, path: str, *, read_timeout_s: float | None = None,
+                **kwargs: Any) -> Answer:
         """Send one request; an HttpError says why there was no answer."""
         url = self.url(path)
+        timeout = (self.timeout[0], read_timeout_s or self.timeout[1])
         start = time.perf_counter()
         try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            response = self.session.request(method, url, timeout=timeout, **kwargs)
         except requests.exceptions.SSLError as exc:
             raise HttpError(f"{method} {url}: TLS error: {_reason(exc)}") from None
         except requests.exceptions.ConnectTimeout:
-            raise HttpError(f"{method} {url}: no connection within {self.timeout[0]:g} s") from None
+            raise HttpError(f"{method} {url}: no connection within {timeout[0]:g} s") from None
         except requests.exceptions.ReadTimeout:
-            raise HttpError(f"{method} {url}: no answer within {self.timeout[1]:g} s") from None
+            raise HttpError(f"{method} {url}: no answer within {timeout[1]:g} s") from None
         except requests.exceptions.ConnectionError as exc:
             raise HttpError(f"{method} {url}: cannot connect: {_reason(exc)}") from None
         except requests.exceptions.RequestException as exc:

@@ -52,6 +52,7 @@ class Request(Strict):
     body: dict[str, Any] = {}
     expect_headers: dict[str, str] = {}
     within: Seconds | None = None
+    timeout: Annotated[float, BeforeValidator(_seconds), Field(gt=0)] = 30.0
     save: dict[str, str] = {}
 
     @model_validator(mode="before")

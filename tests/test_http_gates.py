@@ -1,0 +1,185 @@
+"""Health and smoke gates against the real sample service, healthy and with each fault switched on."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from collections.abc import Iterator
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SPEC = """\
+system: demo
+release: "1"
+targets:
+  rehearsal:
+    kind: ephemeral
+    provider: embedded
+    start:
+      command: [{python}, -m, examples.sample_service, --system, {system}, --dsn, "{{dsn}}",
+                --port, "{{port}}", --log-file, "{{log_file}}", --faults, "{faults}"]
+      env: {{TASCADE_API_KEY: tk-{key}}}
+      ready: /__faults
+  live:
+    kind: live
+    dsn_env: DEMO_LIVE_DSN
+    base_url: "{base_url}"
+"""
+
+GRANTER_FLOW = """
+health:
+  - {get: /health, body: {status: healthy, services.database: up}, within: 1s}
+smoke:
+  register_login_me:
+    steps:
+      - {post: /auth/register, json: {email: "ada@example.com", password: "correct horse 1"},
+         status: 201, save: {user_id: "$.id", email: "$.email"}}
+      - {post: /auth/login, json: {email: "{email}", password: "correct horse 1"},
+         save: {token: "$.access_token"}}
+      - {get: /auth/me, headers: {Authorization: "Bearer {token}"}, body: {email: "{email}"}}
+      - sql: "SELECT count(*) AS n FROM granter.users WHERE email = %(email)s"
+        expect: {n: 1}
+    finally:
+      - {get: /health}
+"""
+
+
+def project(pytester: pytest.Pytester, *, system: str = "granter", faults: str = "",
+            base_url: str = "http://127.0.0.1:9", body: str = GRANTER_FLOW) -> pytest.Pytester:
+    text = SPEC.format(python=sys.executable, system=system, faults=faults, key="1234",
+                       base_url=base_url) + body
+    pytester.makefile(".yaml", runbook=text)
+    return pytester
+
+
+def run(pytester: pytest.Pytester, *args: str, target: str = "rehearsal") -> dict[str, dict]:
+    pytester.runpytest_subprocess(
+        "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT),
+        str(ROOT / "verify" / "test_health.py"), str(ROOT / "verify" / "test_smoke.py"),
+        f"--runbook={pytester.path / 'runbook.yaml'}", f"--report-dir={pytester.path / 'out'}",
+        f"--target={target}", *args, timeout=120,
+    )
+    (path,) = (pytester.path / "out").glob("*.json")
+    return {g["name"]: g for g in json.loads(path.read_text())["gates"]}
+
+
+@pytest.fixture(autouse=True)
+def at_repo_root(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sample service is started as ``python -m examples.sample_service`` from the repo."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+
+
+def test_healthy_service_passes_health_and_flow(pytester: pytest.Pytester) -> None:
+    gates = run(project(pytester))
+    assert gates["test_health[GET /health]"]["outcome"] == "passed"
+    flow = gates["test_smoke[register_login_me]"]
+    assert flow["outcome"] == "passed", flow["message"]
+    titles = [e["title"] for e in flow["evidence"]]
+    assert titles == ["POST /auth/register", "POST /auth/login", "GET /auth/me", "SQL", "GET /health"]
+    assert "***" in flow["evidence"][1]["text"]  # the access token in the login answer is masked
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("health_503", "status 503 (expected 200)"),
+        ("health_degraded", "body: status = 'degraded' (expected 'healthy'); services.database = "
+                            "'down' (expected 'up')"),
+        ("html_health", "GET http://127.0.0.1:*/health: expected a JSON body, got text/html*"),
+        ("slow", "took 1* ms (budget 1000 ms)"),
+    ],
+)
+def test_health_fails_on_its_fault(pytester: pytest.Pytester, fault: str, message: str) -> None:
+    gate = run(project(pytester, faults=fault))["test_health[GET /health]"]
+    assert gate["outcome"] == "failed"
+    assert fnmatchcase(gate["message"], message), gate["message"]
+
+
+def test_failing_step_is_named_and_cleanup_still_runs(pytester: pytest.Pytester) -> None:
+    flow = run(project(pytester, faults="step_500"))["test_smoke[register_login_me]"]
+    assert flow["outcome"] == "failed"
+    assert flow["message"].startswith("step 1 (POST /auth/register): status 500 (expected 201)")
+    assert [e["title"] for e in flow["evidence"]] == ["POST /auth/register", "GET /health"]
+
+
+def test_missing_header_is_named(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = f"""
+migrations: {{dir: {ROOT / "examples" / "tascade" / "migrations"}}}
+smoke:
+  metrics_summary:
+    destructive: false
+    steps:
+      - {{get: /v1/metrics/summary, query: {{project_id: "00000000-0000-0000-0000-000000000000"}},
+         auth_env: DEMO_TASCADE_KEY, status: [200, 404], expect_headers: {{X-API-Version: "1.0"}}}}
+"""
+    monkeypatch.setenv("DEMO_TASCADE_KEY", "tk-1234")
+    healthy = run(project(pytester, system="tascade", body=body))
+    assert healthy["test_smoke[metrics_summary]"]["outcome"] == "passed"
+    (pytester.path / "out").rename(pytester.path / "out-healthy")
+    broken = run(project(pytester, system="tascade", faults="missing_header", body=body))
+    assert broken["test_smoke[metrics_summary]"]["message"].endswith(
+        "header X-API-Version: missing (expected 1.0)")
+
+
+def test_sql_step_polls_then_names_the_mismatch(pytester: pytest.Pytester) -> None:
+    body = """
+smoke:
+  refund_path:
+    steps:
+      - {post: /jobs, json: {model: test, simulate_failure: true}, status: 202,
+         save: {job_id: "$.job_id"}}
+      - sql: "SELECT refund_retry_count FROM router.jobs WHERE job_id = %(job_id)s"
+        expect: {refund_retry_count: "> 0"}
+        within: 1s
+        every: 200ms
+"""
+    gates = run(project(pytester, system="router-api", faults="no_refund", body=body))
+    flow = gates["test_smoke[refund_path]"]
+    assert flow["message"] == ("step 2 (sql): refund_retry_count = 0 (expected '> 0') after 1 s")
+    assert sum(e["title"] == "SQL" for e in flow["evidence"]) >= 3
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """Accepts connections on 127.0.0.1 and never answers."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        yield server.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("refused", "GET http://127.0.0.1:9/health: cannot connect: *Connection refused*"),
+        ("silent", "GET http://127.0.0.1:*/health: no answer within 1 s"),
+    ],
+)
+def test_unreachable_live_service_is_one_line_and_other_gates_run(
+    pytester: pytest.Pytester, silent_server: int, where: str, message: str,
+    monkeypatch: pytest.MonkeyPatch, pg_server,
+) -> None:
+    monkeypatch.setenv("DEMO_LIVE_DSN", pg_server.dsn)
+    base = "http://127.0.0.1:9" if where == "refused" else f"http://127.0.0.1:{silent_server}"
+    body = "health:\n  - {get: /health, timeout: 1s}\n  - {get: /ready, timeout: 1s}\n"
+    gates = run(project(pytester, base_url=base, body=body), target="live")
+    for name in ("test_health[GET /health]", "test_health[GET /ready]"):
+        assert gates[name]["outcome"] == "failed"
+    assert fnmatchcase(gates["test_health[GET /health]"]["message"], message)
+
+
+def test_flows_that_write_are_refused_on_live_targets(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, pg_server
+) -> None:
+    monkeypatch.setenv("DEMO_LIVE_DSN", pg_server.dsn)
+    gates = run(project(pytester), target="live")
+    flow = gates["test_smoke[register_login_me]"]
+    assert flow["outcome"] == "skipped"
+    assert "pass --allow-destructive=live" in flow["message"]

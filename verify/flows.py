@@ -1,0 +1,180 @@
+"""Health checks and smoke flows: requests in order, values saved from one answer and used in the
+next, database and metric steps, and cleanup steps that always run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from verify.compare import MISSING, lookup, subset_problems, value_problem
+from verify.http import Http, HttpError
+from verify.sections import Flow, MetricStep, Request, SqlStep, Step
+
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+class StepFailed(Exception):
+    """A step's answer was not what the spec expects; the message says what was and wasn't."""
+
+
+@dataclass
+class FlowRun:
+    """One run of a flow: the values saved so far and the evidence of every step."""
+
+    http: Http
+    connect: Callable[[], psycopg.Connection]
+    metrics_path: str = "/metrics"
+    saved: dict[str, Any] = field(default_factory=dict)
+    evidence: list[tuple[str, str]] = field(default_factory=list)
+    baselines: dict[str, float] = field(default_factory=dict)
+
+    def run(self, flow: Flow) -> list[str]:
+        """Run the steps, then the ``finally`` steps whatever happened; the problems found."""
+        problems: list[str] = []
+        self.baselines = {
+            s.metric: self.metric(s) or 0.0 for s in flow.steps if isinstance(s, MetricStep)
+        }
+        for index, step in enumerate(flow.steps, 1):
+            try:
+                self.step(step)
+            except (StepFailed, HttpError) as exc:
+                problems.append(f"step {index} ({describe(step)}): {exc}")
+                break
+        for index, step in enumerate(flow.finally_, 1):
+            try:
+                self.step(step)
+            except (StepFailed, HttpError) as exc:
+                problems.append(f"finally step {index} ({describe(step)}): {exc}")
+        return problems
+
+    def step(self, step: Step) -> None:
+        if isinstance(step, Request):
+            self.request(step)
+        elif isinstance(step, SqlStep):
+            self.sql(step)
+        else:
+            self.metric_rose(step)
+
+    def request(self, req: Request) -> None:
+        """Send ``req`` and check status, latency, headers and body; save what it asks for."""
+        headers = {k: self.fill(v) for k, v in req.headers.items()}
+        if req.auth_env:
+            token = os.environ.get(req.auth_env)
+            if not token:
+                raise StepFailed(f"environment variable {req.auth_env} (auth_env) is not set")
+            headers["Authorization"] = f"Bearer {token}"
+        answer = self.http.request(
+            req.method,
+            self.fill(req.path),
+            headers=headers,
+            read_timeout_s=req.timeout,
+            params={k: self.fill(v) for k, v in req.query.items()} or None,
+            json=self.fill(req.json_body) if req.json_body is not None else None,
+        )
+        self.evidence.append((f"{req.method} {req.path}", answer.excerpt()))
+        statuses = req.status if isinstance(req.status, list) else [req.status]
+        found = []
+        if answer.status not in statuses:
+            found.append(f"status {answer.status} (expected {' or '.join(map(str, statuses))})")
+        if req.within is not None and answer.seconds > req.within:
+            found.append(f"took {answer.seconds * 1000:.0f} ms (budget {req.within * 1000:.0f} ms)")
+        received = {k.lower(): v for k, v in answer.headers.items()}
+        for name, want in req.expect_headers.items():
+            got = received.get(name.lower())
+            if got != want:
+                found.append(
+                    f"header {name}: {got if got is not None else 'missing'} (expected {want})"
+                )
+        if found:
+            raise StepFailed("; ".join(found))
+        if req.body or req.save:
+            data = answer.json()
+            problems = subset_problems(self.fill(req.body), data)
+            if problems:
+                raise StepFailed("body: " + "; ".join(problems))
+            for name, path in req.save.items():
+                value = lookup(data, path)
+                if value is MISSING:
+                    raise StepFailed(f"cannot save {name}: {path} is not in the answer")
+                self.saved[name] = value
+
+    def sql(self, step: SqlStep) -> None:
+        """Poll the query until its first row matches, or the window closes."""
+        deadline = time.monotonic() + step.within
+        while True:
+            with self.connect() as conn:
+                cursor = conn.execute(step.sql, self.saved)
+                columns = [c.name for c in cursor.description or []]
+                row = cursor.fetchone()
+            seen = dict(zip(columns, row, strict=True)) if row else None
+            self.evidence.append(
+                (
+                    "SQL",
+                    f"{step.sql}\nparameters: {json.dumps(self.saved, default=str)}"
+                    f"\n-> {seen if seen is not None else 'no row'}",
+                )
+            )
+            problems = (
+                ["no row"]
+                if seen is None
+                else [
+                    f"{k} = {p} (expected {v!r})"
+                    for k, v in step.expect.items()
+                    if (p := value_problem(v, seen.get(k))) is not None
+                ]
+            )
+            if not problems:
+                return
+            if time.monotonic() + step.every > deadline:
+                waited = f" after {step.within:g} s" if step.within else ""
+                raise StepFailed("; ".join(problems) + waited)
+            time.sleep(step.every)
+
+    def metric(self, step: MetricStep) -> float | None:
+        from verify.exposition import scrape
+
+        return scrape(self.http, self.metrics_path).value(step.metric, step.labels)
+
+    def metric_rose(self, step: MetricStep) -> None:
+        """Rescrape until the metric is above its value at the start of the flow."""
+        before = self.baselines.get(step.metric, 0.0)
+        deadline = time.monotonic() + step.within
+        while True:
+            now = self.metric(step)
+            self.evidence.append((f"metric {step.metric}", f"at flow start: {before}; now: {now}"))
+            if now is not None and now > before:
+                return
+            if time.monotonic() >= deadline:
+                raise StepFailed(f"expected {step.metric} to increase from {before}; found {now}")
+            time.sleep(0.5)
+
+    def fill(self, value: Any) -> Any:
+        """``{name}`` placeholders replaced by saved values, in strings, lists and dicts."""
+        if isinstance(value, str):
+            return PLACEHOLDER.sub(lambda m: str(self._saved(m.group(1))), value)
+        if isinstance(value, list):
+            return [self.fill(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.fill(v) for k, v in value.items()}
+        return value
+
+    def _saved(self, name: str) -> Any:
+        if name not in self.saved:
+            raise StepFailed(f"{{{name}}} is not saved by an earlier step")
+        return self.saved[name]
+
+
+def describe(step: Step) -> str:
+    """A short name for a step: ``POST /jobs``, ``sql``, ``metric x``."""
+    if isinstance(step, Request):
+        return step.name or f"{step.method} {step.path}"
+    if isinstance(step, SqlStep):
+        return "sql"
+    return f"metric {step.metric}"
