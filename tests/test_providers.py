@@ -83,6 +83,10 @@ def test_testcontainers_without_docker_engine_says_so(monkeypatch: pytest.Monkey
 def test_auto_prefers_docker_then_local_then_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
     import fixtures.ephemeral as ephemeral
 
+    monkeypatch.setattr(ephemeral.shutil, "which", lambda name: "/usr/bin/docker")
+    monkeypatch.setattr(ephemeral, "docker_answers", lambda: True)
+    monkeypatch.setattr(ephemeral, "image_present", lambda image: image == "here:1")
+    assert resolve_provider("auto", "here:1") == "testcontainers"
     monkeypatch.setattr(ephemeral, "docker_answers", lambda: False)
     monkeypatch.setattr(ephemeral, "local_binaries_installed", lambda: True)
     assert resolve_provider("auto") == "local"
