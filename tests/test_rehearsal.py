@@ -212,3 +212,27 @@ def test_ledger_gates_name_pending_and_failed_migrations(
     assert outcomes["test_table[metrics_alert]"]["message"] == (
         "expected table metrics_alert; found: it does not exist")
     assert outcomes["test_table[metrics_summary]"]["outcome"] == "passed"
+
+
+@pytest.mark.skipif(not local_binaries_installed(), reason="PostgreSQL server binaries are not installed")
+def test_rehearsal_pins_the_major_version_of_a_live_target(
+    pytester: pytest.Pytester, release: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fixtures.ephemeral import start_server
+
+    live = start_server("local")
+    try:
+        major = live.version().split(".")[0]
+        monkeypatch.setenv("TASCADE_STAGING_DATABASE_URL", live.dsn)
+        break_file(release / "runbook.yaml", "    provider: embedded",
+                   "    provider: embedded\n    version_from: staging")
+        refused = gates(pytester, release, "--target=rehearsal")
+        (release / "reports").rename(release / "refused")
+        pinned = gates(pytester, release, "--target=rehearsal", "--db-provider=local")
+    finally:
+        live.stop()
+    refused.stdout.fnmatch_lines([f"*embedded provider: ships PostgreSQL 18, not {major}; use "
+                                  "--db-provider=local*"])
+    pinned.assert_outcomes(passed=104)
+    server = summary(release)["test_provider_has_extensions"]["evidence"][0]["text"]
+    assert server.startswith(f"local provider, PostgreSQL {major}.")

@@ -33,6 +33,7 @@ class EphemeralTarget(Strict):
     image: str | None = None
     dsn_env: str | None = None
     start: ServiceStart | None = None
+    version_from: str | None = None
 
 
 class LiveTarget(Strict):
@@ -175,6 +176,7 @@ def load_runbook(path: Path) -> Runbook:
     except ValidationError as exc:
         raise SpecError(validation_message(path, exc, lines)) from None
     _check_steps(path, spec, lines)
+    _check_version_from(path, spec, lines)
     if spec.grafana is not None:
         spec = spec.model_copy(
             update={
@@ -197,6 +199,19 @@ def load_runbook(path: Path) -> Runbook:
     )
     _check_paths(path, migrations, lines)
     return spec.model_copy(update={"migrations": migrations})
+
+
+def _check_version_from(path: Path, spec: Runbook, lines: dict) -> None:
+    """``version_from`` must name a live target: the server version is read from it."""
+    live = [name for name, t in spec.targets.items() if isinstance(t, LiveTarget)]
+    for name, target in spec.targets.items():
+        source = getattr(target, "version_from", None)
+        if source is not None and source not in live:
+            line = lines.get(("targets", name, "version_from"), 1)
+            raise SpecError(
+                f"{path}:{line}: targets.{name}.version_from: {source!r} is not a "
+                f"live target (live targets: {', '.join(live) or 'none'})"
+            )
 
 
 def _check_steps(path: Path, spec: Runbook, lines: dict) -> None:

@@ -48,7 +48,11 @@ def rehearsal(
 
 
 @pytest.mark.order(1)
-def test_provider_has_extensions(rehearsal: Rehearsal, ephemeral_server: Server) -> None:
+def test_provider_has_extensions(
+    rehearsal: Rehearsal, ephemeral_server: Server, evidence: GateEvidence
+) -> None:
+    evidence.add("server", f"{ephemeral_server.provider} provider, PostgreSQL "
+                 f"{ephemeral_server.version()} ({ephemeral_server.description})")
     missing = sorted(rehearsal.required_extensions() - ephemeral_server.available_extensions())
     if missing:
         rehearsal.broken = "provider has extensions"
