@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,3 +24,9 @@ def pg_server() -> Iterator[Server]:
 def fresh_dsn(pg_server: Server) -> str:
     """The DSN of a new, empty database on the session server."""
     return pg_server.create_database("test")
+
+
+@pytest.fixture
+def sample_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Specs start the sample service as ``python -m examples.sample_service``: from the repo."""
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))

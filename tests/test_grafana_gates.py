@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+from verify.exposition import ExpositionError, parse
 from verify.grafana import (
     Asset,
     AssetError,
     GrafanaApi,
-    exposed_names,
     metric_names,
     read_assets,
 )
@@ -352,12 +352,13 @@ def test_metric_names_skip_functions_keywords_labels_and_strings(
 
 
 def test_counters_are_exposed_as_total_series() -> None:
-    names = exposed_names(exposition(), "text/plain; version=0.0.4")
+    names = parse(exposition(), "text/plain; version=0.0.4", "/metrics").series_names()
     assert {"router_refund_retries_total", "router_refund_alerts_total", "http_requests_total",
             "http_request_duration_seconds_bucket"} <= names
     assert "router_refund_retries" not in names
-    with pytest.raises(ValueError):
-        exposed_names(exposition() + 'router_refund_retries_total{instance="x" 0\n', "text/plain")
+    with pytest.raises(ExpositionError, match=r"^GET /metrics: not a Prometheus exposition: "):
+        parse(exposition() + 'router_refund_retries_total{instance="x" 0\n', "text/plain",
+              "/metrics")
 
 
 @pytest.mark.parametrize(

@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import socket
-import sys
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.gaterun import ROOT, run_gates, sample_project
 
-SPEC = """\
-system: demo
-release: "1"
-targets:
-  rehearsal:
-    kind: ephemeral
-    provider: embedded
-    start:
-      command: [{python}, -m, examples.sample_service, --system, {system}, --dsn, "{{dsn}}",
-                --port, "{{port}}", --log-file, "{{log_file}}", --faults, "{faults}"]
-      env: {{TASCADE_API_KEY: tk-{key}}}
-      ready: /__faults
-  live:
-    kind: live
-    dsn_env: DEMO_LIVE_DSN
-    base_url: "{base_url}"
-"""
+pytestmark = pytest.mark.usefixtures("sample_on_path")
 
 GRANTER_FLOW = """
 health:
@@ -49,29 +30,12 @@ smoke:
 """
 
 
-def project(pytester: pytest.Pytester, *, system: str = "granter", faults: str = "",
-            base_url: str = "http://127.0.0.1:9", body: str = GRANTER_FLOW) -> pytest.Pytester:
-    text = SPEC.format(python=sys.executable, system=system, faults=faults, key="1234",
-                       base_url=base_url) + body
-    pytester.makefile(".yaml", runbook=text)
-    return pytester
+def project(pytester: pytest.Pytester, *, body: str = GRANTER_FLOW, **spec: str) -> pytest.Pytester:
+    return sample_project(pytester, body, **spec)
 
 
 def run(pytester: pytest.Pytester, *args: str, target: str = "rehearsal") -> dict[str, dict]:
-    pytester.runpytest_subprocess(
-        "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT),
-        str(ROOT / "verify" / "test_health.py"), str(ROOT / "verify" / "test_smoke.py"),
-        f"--runbook={pytester.path / 'runbook.yaml'}", f"--report-dir={pytester.path / 'out'}",
-        f"--target={target}", *args, timeout=120,
-    )
-    (path,) = (pytester.path / "out").glob("*.json")
-    return {g["name"]: g for g in json.loads(path.read_text())["gates"]}
-
-
-@pytest.fixture(autouse=True)
-def at_repo_root(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The sample service is started as ``python -m examples.sample_service`` from the repo."""
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    return run_gates(pytester, ("health", "smoke"), *args, target=target)
 
 
 def test_healthy_service_passes_health_and_flow(pytester: pytest.Pytester) -> None:

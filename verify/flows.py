@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from verify.compare import MISSING, lookup, subset_problems, value_problem
+from verify.exposition import ExpositionError, scrape
 from verify.http import Http, HttpError
 from verify.sections import Flow, MetricStep, Request, SqlStep, Step
 
@@ -38,9 +39,12 @@ class FlowRun:
     def run(self, flow: Flow) -> list[str]:
         """Run the steps, then the ``finally`` steps whatever happened; the problems found."""
         problems: list[str] = []
-        self.baselines = {
-            s.metric: self.metric(s) or 0.0 for s in flow.steps if isinstance(s, MetricStep)
-        }
+        try:
+            self.baselines = {
+                s.metric: self.metric(s) or 0.0 for s in flow.steps if isinstance(s, MetricStep)
+            }
+        except StepFailed as exc:
+            return [f"before step 1, reading the metrics: {exc}"]
         for index, step in enumerate(flow.steps, 1):
             try:
                 self.step(step)
@@ -138,9 +142,11 @@ class FlowRun:
             time.sleep(step.every)
 
     def metric(self, step: MetricStep) -> float | None:
-        from verify.exposition import scrape
-
-        return scrape(self.http, self.metrics_path).value(step.metric, step.labels)
+        """The metric's value now (a fresh scrape), None when it has no such series."""
+        try:
+            return scrape(self.http, self.metrics_path).value(step.metric, step.labels)
+        except ExpositionError as exc:
+            raise StepFailed(str(exc)) from None
 
     def metric_rose(self, step: MetricStep) -> None:
         """Rescrape until the metric is above its value at the start of the flow."""

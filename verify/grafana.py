@@ -361,30 +361,6 @@ def _closing(text: str, i: int, opening: str, closing: str) -> int:
     return i
 
 
-# The target's exposition: which series names exist.
-DECLARED_SUFFIXES = {
-    "counter": ("_total",),
-    "histogram": ("_bucket", "_sum", "_count"),
-    "gaugehistogram": ("_bucket", "_gsum", "_gcount"),
-    "summary": ("", "_sum", "_count"),
-    "info": ("_info",),
-}
-
-
-def exposed_names(text: str, content_type: str) -> frozenset[str]:
-    """Every series name ``/metrics`` exposes (a counter ``x`` as ``x_total``, as Prometheus
-    stores it); families declared without samples yet count too. ValueError when malformed."""
-    if "openmetrics" in content_type:
-        from prometheus_client.openmetrics.parser import text_string_to_metric_families
-    else:
-        from prometheus_client.parser import text_string_to_metric_families
-    names: set[str] = set()
-    for family in text_string_to_metric_families(text):
-        samples = {sample.name for sample in family.samples}
-        names |= samples or {family.name + s for s in DECLARED_SUFFIXES.get(family.type, ("",))}
-    return frozenset(names)
-
-
 class GrafanaApi:
     """The two read-only Grafana endpoints the gates use, with a bearer token."""
 

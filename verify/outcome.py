@@ -18,3 +18,13 @@ def require(problem: str | None) -> None:
     __tracebackhide__ = True
     if problem:
         fail_gate(problem)
+
+
+INCONCLUSIVE_PREFIX = "inconclusive: "
+"""A skipped gate whose reason starts with this is inconclusive: it could not decide."""
+
+
+def inconclusive(message: str) -> NoReturn:
+    """End the current gate as inconclusive: neither proved nor disproved."""
+    __tracebackhide__ = True
+    pytest.skip(INCONCLUSIVE_PREFIX + message)

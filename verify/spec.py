@@ -36,6 +36,10 @@ class EphemeralTarget(Strict):
     version_from: str | None = None
 
 
+TOKEN_ENV_KEYS = ("grafana_token_env", "prometheus_token_env")
+"""Keys of a live target that name the environment variable of a token."""
+
+
 class LiveTarget(Strict):
     """A running deployment (staging, prod); its gates only read."""
 
@@ -45,6 +49,7 @@ class LiveTarget(Strict):
     statement_timeout_ms: Annotated[int, Field(gt=0)] = 5000
     base_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
     prometheus_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    prometheus_token_env: EnvName | None = None
     grafana_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
     grafana_token_env: EnvName | None = None
     host: str | None = None
@@ -149,9 +154,8 @@ class Runbook(Strict):
         """Environment variables whose values must never reach an output."""
         names = set(self.secrets)
         for target in self.targets.values():
-            names.update(
-                n for n in (target.dsn_env, getattr(target, "grafana_token_env", None)) if n
-            )
+            tokens = (getattr(target, key, None) for key in TOKEN_ENV_KEYS)
+            names.update(n for n in (target.dsn_env, *tokens) if n)
         if self.ticket:
             names.update(n for n in (self.ticket.token_env, self.ticket.user_env) if n)
         requests = [

@@ -5,25 +5,22 @@ grafana_url, Grafana has them installed and the rules are not paused."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from fixtures.evidence import GateEvidence
-from fixtures.service import Service
 from fixtures.targets import Target, known_runbook
+from verify.exposition import Exposition
 from verify.grafana import (
     Asset,
     AssetError,
     GrafanaApi,
     Kind,
     datasource_problems,
-    exposed_names,
     metric_names,
     read_assets,
 )
-from verify.http import Http, HttpError
 from verify.outcome import fail_gate, require
 from verify.spec import Runbook
 
@@ -46,34 +43,6 @@ def grafana_files(runbook: Runbook, kinds: tuple[Kind, ...]) -> list[tuple[Path,
     by_kind: dict[Kind, list[Path]] = {"dashboard": grafana.dashboards,
                                        "alert rule": grafana.alert_rules}
     return [(path, kind) for kind in kinds for path in by_kind[kind]]
-
-
-@dataclass(frozen=True)
-class Exposition:
-    """The series names the service's /metrics exposes, or why they are unknown."""
-
-    url: str
-    names: frozenset[str] = frozenset()
-    problem: str | None = None
-
-
-@pytest.fixture(scope="module")
-def exposition(service: Service, runbook: Runbook) -> Exposition:
-    """The service's exposition, scraped once for every Grafana metric gate."""
-    http = Http(service.base_url)
-    url = http.url(runbook.metrics.path if runbook.metrics else "/metrics")
-    try:
-        answer = http.get(url)
-    except HttpError as exc:
-        return Exposition(url, problem=str(exc))
-    finally:
-        http.close()
-    if answer.status != 200:
-        return Exposition(url, problem=f"GET {url}: status {answer.status} (expected 200)")
-    try:
-        return Exposition(url, exposed_names(answer.text, answer.headers.get("Content-Type", "")))
-    except ValueError as exc:
-        return Exposition(url, problem=f"GET {url}: not a Prometheus exposition: {exc}")
 
 
 def assets_of(file: tuple[Path, Kind]) -> list[Asset]:
@@ -120,7 +89,7 @@ def test_grafana_metrics(
     grafana_file: tuple[Path, Kind], exposition: Exposition, evidence: GateEvidence
 ) -> None:
     assets = assets_of(grafana_file)
-    require(exposition.problem)
+    exposed = exposition.series_names()
     missing: dict[str, list[str]] = {}
     lines, unchecked = [], []
     for query in (q for a in assets for q in a.queries if q.promql):
@@ -128,7 +97,7 @@ def test_grafana_metrics(
         lines.append(f"{query.where}: {query.promql}\n  metrics: {', '.join(refs.names) or '-'}")
         unchecked += [f"{query.where}: {ref}" for ref in refs.unchecked]
         for name in refs.names:
-            if name not in exposition.names:
+            if name not in exposed:
                 missing.setdefault(name, []).append(query.where)
     evidence.add(f"queries, against {exposition.url}", "\n".join(lines) or "no PromQL queries")
     if unchecked:

@@ -1,0 +1,32 @@
+"""Prometheus gates: each PromQL query of the spec meets its threshold within its poll window;
+"no data" is its own outcome, failed or inconclusive as the spec says."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.evidence import GateEvidence
+from fixtures.targets import known_runbook
+from verify.outcome import fail_gate, inconclusive
+from verify.promql import Prometheus, poll
+from verify.sections import PromQuery
+
+pytestmark = pytest.mark.postdeploy
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "query" in metafunc.fixturenames:
+        queries = known_runbook(metafunc.config).prometheus
+        metafunc.parametrize("query", list(queries.values()), ids=list(queries))
+
+
+def test_prometheus(query: PromQuery, prometheus: Prometheus, evidence: GateEvidence) -> None:
+    verdict = poll(prometheus, query)
+    evidence.add(
+        f"{query.query} (expect {query.expect.strip()}) at {prometheus.url}",
+        "\n".join(map(str, verdict.attempts)),
+    )
+    if verdict.outcome == "no data" and query.no_data == "inconclusive":
+        inconclusive(verdict.message)
+    if verdict.outcome != "passed":
+        fail_gate(verdict.message)
