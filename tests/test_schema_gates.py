@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 import pytest
 
@@ -142,3 +144,16 @@ def test_fingerprint_ignores_named_tables(conn: psycopg.Connection) -> None:
 )
 def test_type_names_match_format_type(written: str, canonical: str) -> None:
     assert normalize_type(written) == canonical
+
+
+def test_ledger_gates_skip_when_the_spec_names_no_migrations(pytester: pytest.Pytester) -> None:
+    root = Path(__file__).resolve().parent.parent
+    pytester.makefile(".yaml", runbook="system: demo\nrelease: '1'\ntargets:\n"
+                      "  staging: {kind: live, dsn_env: DEMO_UNSET_DSN}\n")
+    result = pytester.runpytest_subprocess(
+        "-c", str(root / "pyproject.toml"), "--rootdir", str(root),
+        str(root / "verify" / "test_ledger.py"), "--target=staging", "-rs",
+        f"--runbook={pytester.path / 'runbook.yaml'}", f"--report-dir={pytester.path / 'out'}",
+    )
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(["*the runbook spec names no migrations*"])

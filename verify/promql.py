@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import math
-import operator
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from verify.compare import COMPARISON, OPERATORS
 from verify.http import Http, HttpError
 from verify.sections import PromQuery
-
-COMPARISONS: dict[str, Callable[[float, float], bool]] = {
-    "<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
-    "<": operator.lt, ">": operator.gt,
-}
 
 
 class PromError(Exception):
@@ -78,12 +72,13 @@ class Threshold:
 
     @classmethod
     def parse(cls, text: str) -> Threshold:
-        text = text.strip()
-        op = next(op for op in COMPARISONS if text.startswith(op))
-        return cls(op, float(text[len(op):]))
+        match = COMPARISON.match(text)
+        if match is None:
+            raise ValueError(f"{text!r} is not a threshold like '< 0.001'")
+        return cls(match.group(1), float(match.group(2)))
 
     def holds(self, value: float) -> bool:
-        return not math.isnan(value) and COMPARISONS[self.op](value, self.bound)
+        return not math.isnan(value) and OPERATORS[self.op](value, self.bound)
 
     def __str__(self) -> str:
         return f"{self.op} {self.bound:g}"

@@ -7,7 +7,16 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from verify.compare import COMPARISON
 
 METHODS = ("get", "post", "put", "patch", "delete", "head")
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -138,7 +147,7 @@ class PromQuery(Strict):
     """A PromQL query and its threshold, polled until it holds or the window closes."""
 
     query: str
-    expect: Annotated[str, Field(pattern=r"^\s*(<=|>=|==|!=|<|>)\s*-?\d+(\.\d+)?(e-?\d+)?\s*$")]
+    expect: Annotated[str, Field(pattern=COMPARISON.pattern)]
     within: Seconds = 0.0
     every: Seconds = 15.0
     no_data: Literal["fail", "inconclusive"] = "fail"
@@ -161,6 +170,16 @@ class Logs(Strict):
     timeout: Seconds = 30.0
     absent: list[str] = []
     present: list[str] = []
+
+    @field_validator("absent", "present")
+    @classmethod
+    def _regexes(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+        return patterns
 
     @model_validator(mode="after")
     def _one_source(self) -> Logs:

@@ -181,6 +181,7 @@ def load_runbook(path: Path) -> Runbook:
         raise SpecError(validation_message(path, exc, lines)) from None
     _check_steps(path, spec, lines)
     _check_version_from(path, spec, lines)
+    _check_env_targets(path, spec, lines)
     if spec.grafana is not None:
         spec = spec.model_copy(
             update={
@@ -216,6 +217,18 @@ def _check_version_from(path: Path, spec: Runbook, lines: dict) -> None:
                 f"{path}:{line}: targets.{name}.version_from: {source!r} is not a "
                 f"live target (live targets: {', '.join(live) or 'none'})"
             )
+
+
+def _check_env_targets(path: Path, spec: Runbook, lines: dict) -> None:
+    """``env.required_on`` and ``env.forbidden_on`` may only name targets of the spec."""
+    for key in ("required_on", "forbidden_on"):
+        for name in getattr(spec.env, key) if spec.env else {}:
+            if name not in spec.targets:
+                line = lines.get(("env", key, name), 1)
+                raise SpecError(
+                    f"{path}:{line}: env.{key}.{name}: unknown target {name!r} "
+                    f"(targets: {', '.join(spec.targets)})"
+                )
 
 
 def _check_steps(path: Path, spec: Runbook, lines: dict) -> None:
