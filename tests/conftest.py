@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,25 @@ def fresh_dsn(pg_server: Server) -> str:
 def sample_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Specs start the sample service as ``python -m examples.sample_service``: from the repo."""
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
+
+
+@pytest.fixture
+def html_page() -> Iterator[str]:
+    """A plain-HTTP server on 127.0.0.1 that answers every GET with an HTML sign-in page."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            page = b"<html><body>Sign in</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()

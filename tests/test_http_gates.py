@@ -139,6 +139,28 @@ def test_unreachable_live_service_is_one_line_and_other_gates_run(
     assert fnmatchcase(gates["test_health[GET /health]"]["message"], message)
 
 
+def test_tls_error_and_missing_token_are_one_line(
+    pytester: pytest.Pytester, html_page: str, monkeypatch: pytest.MonkeyPatch, pg_server
+) -> None:
+    monkeypatch.setenv("DEMO_LIVE_DSN", pg_server.dsn)
+    monkeypatch.delenv("DEMO_UNSET_TOKEN", raising=False)
+    body = """
+health:
+  - {get: /health, timeout: 5s}
+smoke:
+  me:
+    destructive: false
+    steps:
+      - {get: /auth/me, auth_env: DEMO_UNSET_TOKEN}
+"""
+    tls = html_page.replace("http://", "https://")
+    gates = run(project(pytester, base_url=tls, body=body), target="live")
+    assert fnmatchcase(gates["test_health[GET /health]"]["message"],
+                       f"GET {tls}/health: TLS error: *"), gates["test_health[GET /health]"]
+    assert gates["test_smoke[me]"]["message"] == (
+        "step 1 (GET /auth/me): environment variable DEMO_UNSET_TOKEN (auth_env) is not set")
+
+
 def test_flows_that_write_are_refused_on_live_targets(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, pg_server
 ) -> None:

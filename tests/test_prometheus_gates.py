@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -47,28 +45,6 @@ def live(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             yield Live(service.base_url, url, dsn)
     finally:
         stop_service(process)
-
-
-@pytest.fixture(scope="module")
-def login_page() -> Iterator[str]:
-    """A server on 127.0.0.1 that answers every request with an HTML sign-in page."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            page = b"<html><body>Sign in</body></html>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
 
 
 def prometheus_gates(pytester: pytest.Pytester, live: Live, body: str, *,
@@ -163,10 +139,10 @@ def test_inconclusive_run_exits_6(
 )
 def test_prometheus_errors_are_one_line_and_end_the_poll(
     pytester: pytest.Pytester, live: Live, monkeypatch: pytest.MonkeyPatch, query: str,
-    where: str, message: str, login_page: str,
+    where: str, message: str, html_page: str,
 ) -> None:
     url = {"prometheus": live.prometheus_url, "service": live.service_url,
-           "login_page": login_page, "nowhere": "http://127.0.0.1:9"}[where]
+           "login_page": html_page, "nowhere": "http://127.0.0.1:9"}[where]
     body = f"prometheus:\n  broken: {{query: '{query}', expect: '> 0', within: 30s}}\n" \
            "  scraped: {query: up, expect: '== 1'}\n"
     gates = prometheus_gates(pytester, live, body, prometheus_url=url, monkeypatch=monkeypatch)
