@@ -7,6 +7,7 @@ import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Sample
@@ -43,9 +44,12 @@ class Exposition:
 
     def family(self, name: str) -> Metric | None:
         """The family ``name`` names: ``http_requests``, ``http_requests_total`` or ``h_bucket``."""
-        if name in self.families:
-            return self.families[name]
-        return next((f for f in self.families.values() if name in series_names(f)), None)
+        return self.families.get(name) or self.by_series.get(name)
+
+    @cached_property
+    def by_series(self) -> dict[str, Metric]:
+        """Every family by each of its series names."""
+        return {n: f for f in self.families.values() for n in series_names(f)}
 
     def samples(self, name: str, labels: dict[str, str] | None = None) -> list[Sample]:
         """The samples of series ``name`` whose labels include ``labels``; for a family name, its
@@ -64,7 +68,7 @@ class Exposition:
 
     def series_names(self) -> frozenset[str]:
         """Every series name exposed, counting families declared without samples yet."""
-        return frozenset(n for f in self.families.values() for n in series_names(f))
+        return frozenset(self.by_series)
 
     def close_matches(self, name: str) -> list[str]:
         """Exposed series names that look like a misspelt ``name``."""
