@@ -11,11 +11,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -24,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_rehearsal import rehearsal_with_pytest  # noqa: E402
-from benchlib import psql_clients  # noqa: E402
+from benchlib import psql_clients, timed  # noqa: E402
 
 from fixtures.ephemeral import start_server  # noqa: E402
 from fixtures.ephemeral.local import find_bin_dir  # noqa: E402
@@ -48,7 +45,6 @@ CREATED = re.compile(
 has no down scripts."""
 SQITCH_STEPS = ("server start", "deploy --verify", "revert --to baseline",
                 "deploy --verify again", "server stop")
-T = TypeVar("T")
 
 
 def exists(relation: str, where: str) -> str:
@@ -162,15 +158,6 @@ def target_uri(dsn: str) -> str:
     """``db:pg://user@127.0.0.1:port/db`` of a ``local`` provider's database."""
     params = conninfo_to_dict(dsn)
     return f"db:pg://{params['user']}@{params['host']}:{params['port']}/{params['dbname']}"
-
-
-def timed(times: dict[str, list[float]], name: str, action: Callable[[], T]) -> T:
-    """``action()``, its seconds appended to ``times[name]``."""
-    start = time.perf_counter()
-    try:
-        return action()
-    finally:
-        times.setdefault(name, []).append(time.perf_counter() - start)
 
 
 def sqitch_rehearsal(project: Path, baseline: str, times: dict[str, list[float]]) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 import yaml
@@ -37,6 +38,7 @@ TYPES = [("integer", "integer"), ("bigint", "bigint"), ("text", "text"), ("boole
          ("date", "date")]
 """Column types as the spec writes them, and as information_schema.columns.data_type has them."""
 SESSION = re.compile(r" in (\d+(?:\.\d+)?)s\b")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,15 @@ def median_seconds(action: Callable[[], object], runs: int) -> float:
         action()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def timed(times: dict[str, list[float]], name: str, action: Callable[[], T]) -> T:
+    """``action()``, its seconds appended to ``times[name]``."""
+    start = time.perf_counter()
+    try:
+        return action()
+    finally:
+        times.setdefault(name, []).append(time.perf_counter() - start)
 
 
 def columns() -> list[Column]:
