@@ -26,12 +26,12 @@ RELEASE = ["0005_metrics_read_model.sql", "0006_metrics_incremental_jobs.sql",
            "0007_metrics_event_log_cursor_index.sql", "0008_metrics_alerts.sql"]
 
 
-def start_times(provider: str, runs: int) -> tuple[float, float]:
+def start_times(provider: str, runs: int, image: str = "postgres:16") -> tuple[float, float]:
     """Median seconds from nothing to an answered SELECT 1, and to stopped and removed."""
     ready, stopped = [], []
     for _ in range(runs):
         start = time.perf_counter()
-        server = start_server(provider)
+        server = start_server(provider, image=image)
         ready.append(time.perf_counter() - start)
         start = time.perf_counter()
         server.stop()
