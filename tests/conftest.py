@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.ephemeral import Server, start_server
+from tests.gaterun import EXAMPLE
 
 pytest_plugins = ["pytester"]
 
@@ -26,6 +28,13 @@ def pg_server() -> Iterator[Server]:
 def fresh_dsn(pg_server: Server) -> str:
     """The DSN of a new, empty database on the session server."""
     return pg_server.create_database("test")
+
+
+@pytest.fixture
+def release(tmp_path: Path) -> Path:
+    """A private copy of the example release (examples/tascade), free to break."""
+    shutil.copytree(EXAMPLE, tmp_path / "tascade")
+    return tmp_path / "tascade"
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "tascade"
 
 SPEC = """\
 system: demo
@@ -53,3 +54,18 @@ def run_gates(
     )
     (path,) = (pytester.path / "out").glob("*.json")
     return {g["name"]: g for g in json.loads(path.read_text())["gates"]}
+
+
+def gates(pytester: pytest.Pytester, release: Path, *args: str) -> pytest.RunResult:
+    """Run the repository's gates on ``release`` the way users do, in a fresh process."""
+    return pytester.runpytest_subprocess(
+        "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), str(ROOT / "verify"),
+        f"--runbook={release / 'runbook.yaml'}", f"--report-dir={release / 'reports'}",
+        "--db-provider=embedded", "-rfs", *args, timeout=300,
+    )
+
+
+def summary(release: Path) -> dict[str, dict]:
+    """The run's one JSON summary: its gates by test name."""
+    (path,) = (release / "reports").glob("*.json")
+    return {g["id"].split("::")[1]: g for g in json.loads(path.read_text())["gates"]}

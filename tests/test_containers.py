@@ -19,7 +19,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from fixtures.ephemeral import ServerStartError, start_server
 from fixtures.ephemeral.server import docker_answers
-from tests.test_rehearsal import EXAMPLE, gates, summary
+from tests.gaterun import EXAMPLE, gates, summary
 
 # Every connection over loopback, and no Ryuk reaper (its image would come from a registry).
 # testcontainers reads these once, when first imported: that is after this module is collected.

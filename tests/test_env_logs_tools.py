@@ -103,7 +103,7 @@ def test_env_manifest_names_each_variable_and_never_its_value(
         "expected TASCADE_AUTH_DISABLED not to have its forbidden value on prod; "
         "found: it has the forbidden value")
     assert gates["test_env_forbidden[DG_MODE]"]["evidence"] == [
-        {"title": "environment", "text": "DG_MODE: another value"}]
+        {"title": "environment for prod", "text": "DG_MODE: another value"}]
     everything = outputs(result, pytester)
     for value in secrets.values():
         assert value not in everything

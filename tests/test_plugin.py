@@ -16,7 +16,7 @@ targets:
 
 SHOW_SETTINGS = """\
 def test_show(deploy_settings, target):
-    print("SETTINGS", deploy_settings.target, deploy_settings.db_provider,
+    print("SETTINGS", ",".join(deploy_settings.targets), deploy_settings.db_provider,
           deploy_settings.postgres_image, deploy_settings.report_dir.name, target.name)
 """
 

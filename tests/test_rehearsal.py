@@ -2,38 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from fixtures.ephemeral import local_binaries_installed
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "tascade"
-
-
-@pytest.fixture
-def release(tmp_path: Path) -> Path:
-    """A private copy of the example release, free to break."""
-    shutil.copytree(EXAMPLE, tmp_path / "tascade")
-    return tmp_path / "tascade"
-
-
-def gates(pytester: pytest.Pytester, release: Path, *args: str) -> pytest.RunResult:
-    """Run the repository's gates on ``release`` the way users do, in a fresh process."""
-    return pytester.runpytest_subprocess(
-        "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), str(ROOT / "verify"),
-        f"--runbook={release / 'runbook.yaml'}", f"--report-dir={release / 'reports'}",
-        "--db-provider=embedded", "-rfs", *args, timeout=300,
-    )
-
-
-def summary(release: Path) -> dict[str, dict]:
-    (path,) = (release / "reports").glob("*.json")
-    return {g["id"].split("::")[1]: g for g in json.loads(path.read_text())["gates"]}
+from tests.gaterun import gates, summary
 
 
 def break_file(path: Path, old: str, new: str) -> None:

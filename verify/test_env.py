@@ -8,32 +8,36 @@ import os
 import pytest
 
 from fixtures.evidence import GateEvidence
-from fixtures.settings import settings_key
-from fixtures.targets import Target, known_runbook
+from fixtures.targets import Target, known_runbook, parametrize_per_target
 from verify.outcome import require
 
 pytestmark = pytest.mark.predeploy
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    names = {"required_var", "forbidden"} & set(metafunc.fixturenames)
-    if not names:
-        return
     env = known_runbook(metafunc.config).env
-    target = metafunc.config.stash[settings_key].target
-    if "required_var" in names:
-        wanted = [*env.required, *env.required_on.get(target, [])] if env else []
-        required = list(dict.fromkeys(wanted))
-        metafunc.parametrize("required_var", required, ids=required)
-    if "forbidden" in names:
-        forbidden = list(env.forbidden_on.get(target, {}).items()) if env else []
-        metafunc.parametrize("forbidden", forbidden, ids=[name for name, _ in forbidden])
+    if "required_var" in metafunc.fixturenames:
+
+        def required(target: str) -> list[tuple[str, str]]:
+            names = [*env.required, *env.required_on.get(target, [])] if env else []
+            return [(name, name) for name in dict.fromkeys(names)]
+
+        parametrize_per_target(metafunc, "required_var", required)
+    if "forbidden" in metafunc.fixturenames:
+
+        def forbidden(target: str) -> list[tuple[str, tuple[str, str]]]:
+            pairs = env.forbidden_on.get(target, {}).items() if env else []
+            return [(name, (name, value)) for name, value in pairs]
+
+        parametrize_per_target(metafunc, "forbidden", forbidden)
 
 
-def test_env_required(required_var: str, evidence: GateEvidence) -> None:
+def test_env_required(required_var: str, target: Target, evidence: GateEvidence) -> None:
     value = os.environ.get(required_var)
     state = "not set" if value is None else "empty" if not value.strip() else None
-    evidence.add("environment", f"{required_var}: {state or 'set (value not shown)'}")
+    evidence.add(
+        f"environment for {target.name}", f"{required_var}: {state or 'set (value not shown)'}"
+    )
     require(state and f"expected {required_var} set; found: {state}")
 
 
@@ -42,7 +46,7 @@ def test_env_forbidden(forbidden: tuple[str, str], target: Target, evidence: Gat
     value = os.environ.get(name)
     hit = value is not None and value.strip() == banned.strip()
     state = "not set" if value is None else "the forbidden value" if hit else "another value"
-    evidence.add("environment", f"{name}: {state}")
+    evidence.add(f"environment for {target.name}", f"{name}: {state}")
     require(
         hit
         and f"expected {name} not to have its forbidden value on {target.name}; "

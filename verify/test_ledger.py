@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.targets import known_runbook
+from fixtures.targets import Target, known_runbook
 from migrate import MigrationFile
 from verify.catalog import Catalog
 from verify.outcome import fail_gate, require
@@ -22,8 +22,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
-def ledger(request: pytest.FixtureRequest, runbook: Runbook) -> dict[str, bool]:
-    """The target's ledger: migration name -> succeeded."""
+def ledger(request: pytest.FixtureRequest, runbook: Runbook, target: Target) -> dict[str, bool]:
+    """The target's ledger: migration name -> succeeded (one per target in a run of several)."""
     if runbook.migrations is None:
         pytest.skip("the runbook spec names no migrations")
     catalog: Catalog = request.getfixturevalue("catalog")

@@ -13,7 +13,7 @@ from fixtures.ephemeral import Server
 from fixtures.ephemeral.server import providers_with
 from fixtures.evidence import GateEvidence
 from fixtures.settings import Settings
-from fixtures.targets import Target, known_runbook
+from fixtures.targets import Target, file_label, known_runbook
 from migrate import up
 from rollback import backup, down, restore
 from verify.catalog import Catalog, diff
@@ -34,6 +34,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="module")
 def rehearsal(
+    request: pytest.FixtureRequest,
     ephemeral_server: Server,
     runbook: Runbook,
     target: Target,
@@ -44,7 +45,9 @@ def rehearsal(
     if runbook.migrations is None:
         pytest.skip("the runbook spec has no migrations to rehearse")
     dsn = ephemeral_server.create_database("rehearsal")
-    yield Rehearsal.plan(dsn, runbook, deploy_settings.report_dir, target.name, redactor)
+    yield Rehearsal.plan(
+        dsn, runbook, deploy_settings.report_dir, file_label(request.config, target.name), redactor
+    )
 
 
 @pytest.mark.order(1)
