@@ -32,9 +32,11 @@ def start_times(provider: str, runs: int, image: str = "postgres:16") -> tuple[f
     for _ in range(runs):
         start = time.perf_counter()
         server = start_server(provider, image=image)
-        ready.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        server.stop()
+        try:
+            ready.append(time.perf_counter() - start)
+            start = time.perf_counter()
+        finally:
+            server.stop()
         stopped.append(time.perf_counter() - start)
     return statistics.median(ready), statistics.median(stopped)
 
