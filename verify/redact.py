@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4
+MEMO_SIZE = 512
+"""How many recently masked texts a redactor remembers."""
 PATTERNS = (
     # key=value DSNs and query strings: password=..., token=..., api_key=...
     re.compile(r"(?i)\b((?:password|passwd|pwd|token|access_token|api[_-]?key|secret)\s*=\s*)"
@@ -38,8 +41,13 @@ class Redactor:
             values.update(_dsn_password(secret))
         self.values = sorted((v for v in values if len(v) >= MIN_SECRET_LENGTH), key=len,
                              reverse=True)
+        # gates repeat the same evidence (a catalog query per schema gate): mask each text once
+        self._masked = lru_cache(maxsize=MEMO_SIZE)(self._mask)
 
     def __call__(self, text: str) -> str:
+        return self._masked(text) if text else text
+
+    def _mask(self, text: str) -> str:
         for value in self.values:
             text = text.replace(value, MASK)
         for pattern in PATTERNS:
