@@ -46,7 +46,7 @@ def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
     return project.runpytest_subprocess(
         "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), str(ROOT / "verify"),
         f"--runbook={project.path / 'runbook.yaml'}", f"--report-dir={project.path / 'out'}",
-        "-p", "no:xdist", *args, timeout=300,
+        *args, timeout=300,
     )
 
 
@@ -55,10 +55,11 @@ def summary(project: pytest.Pytester) -> dict:
     return json.loads(path.read_text())
 
 
+@pytest.mark.parametrize("processes", [("-p", "no:xdist"), ("-n", "2")], ids=["one", "xdist"])
 def test_each_gate_runs_per_target_and_the_report_groups_by_target(
-    project: pytest.Pytester,
+    project: pytest.Pytester, processes: tuple[str, str]
 ) -> None:
-    result = run(project, "--target=eu,us")
+    result = run(project, "--target=eu,us", *processes)
     assert result.ret == 1
     data = summary(project)
     gates = {g["name"]: g for g in data["gates"]}
@@ -97,7 +98,7 @@ def test_spec_rules_and_waivers_match_the_gate_name_without_the_target(
     project.makefile(".yaml", waivers=(
         "waivers:\n  - gate: 'test_*'\n    justification: ledger adopted next week\n"
         f"    approver: jane.doe\n    expires: {tomorrow}\n    targets: [us]\n"))
-    result = run(project, "--target=eu,us", "--waivers=waivers.yaml", "-k", "ledger")
+    result = run(project, "--target=eu,us", "--waivers=waivers.yaml", "-k", "ledger", "-p", "no:xdist")
     assert result.ret == 0
     gates = {g["name"]: g for g in summary(project)["gates"]}
     assert gates["test_nothing_pending[us]"]["outcome"] == "waived"
@@ -107,8 +108,8 @@ def test_spec_rules_and_waivers_match_the_gate_name_without_the_target(
 
 
 def test_an_unknown_target_in_the_list_is_named(project: pytest.Pytester) -> None:
-    result = run(project, "--target=eu,asia")
+    result = run(project, "--target=eu,asia", "-p", "no:xdist")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*unknown target 'asia' in *runbook.yaml; known targets: eu, us"])
-    result = run(project, "--target=eu,,us")
+    result = run(project, "--target=eu,,us", "-p", "no:xdist")
     result.stderr.fnmatch_lines(["*--target: 'eu,,us' has an empty target name"])
