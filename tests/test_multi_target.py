@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import psycopg
 import pytest
 
-from tests.gaterun import ROOT
+from tests import gaterun
 
 SPEC = """\
 system: demo
@@ -43,15 +43,11 @@ def project(pytester: pytest.Pytester, fresh_dsn: str, monkeypatch: pytest.Monke
 
 
 def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return project.runpytest_subprocess(
-        "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), str(ROOT / "verify"),
-        f"--runbook={project.path / 'runbook.yaml'}", f"--report-dir={project.path / 'out'}",
-        *args, timeout=300,
-    )
+    return gaterun.gates(project, project.path, *args)
 
 
 def summary(project: pytest.Pytester) -> dict:
-    (path,) = (project.path / "out").glob("*.json")
+    (path,) = (project.path / "reports").glob("*.json")
     return json.loads(path.read_text())
 
 
@@ -85,9 +81,9 @@ def test_each_gate_runs_per_target_and_the_report_groups_by_target(
                                                                       ("us", "NO-GO")]
     assert data["verdict"] == "NO-GO"
     assert data["metadata"]["Target"] == "eu, us"
-    (markdown,) = (project.path / "out").glob("eu+us-*.md")
+    (markdown,) = (project.path / "reports").glob("eu+us-*.md")
     assert "| eu | GO |" in markdown.read_text() and "| us | NO-GO |" in markdown.read_text()
-    (html,) = (project.path / "out").glob("eu+us-*.html")
+    (html,) = (project.path / "reports").glob("eu+us-*.html")
     assert "col-target" in html.read_text()
 
 
