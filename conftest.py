@@ -1,3 +1,2 @@
-"""Registers the deploy-gates pytest plugin for runs from this directory."""
-
-pytest_plugins = ["fixtures.plugin"]
+"""Runs from this checkout: the plugin itself loads through its pytest11 entry point
+(plugin/plugin.py), as it does where deploy-gates is installed."""

@@ -16,9 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_rehearsal import start_times  # noqa: E402
-
-from fixtures.ephemeral import local_binaries_installed  # noqa: E402
-from fixtures.ephemeral.server import docker_answers, image_present  # noqa: E402
+from deploy_gates.fixtures.ephemeral import local_binaries_installed  # noqa: E402
+from deploy_gates.fixtures.ephemeral.server import docker_answers, image_present  # noqa: E402
 
 IMAGE = "deploy-gates/postgres:15-bookworm"
 """The image ci/build-postgres-image.sh builds offline; no registry is reachable here."""
@@ -32,7 +31,7 @@ CHILD = """
 import json, signal, sys, time
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 start = time.perf_counter()
-from fixtures.ephemeral import start_server
+from deploy_gates.fixtures.ephemeral import start_server
 server = start_server(sys.argv[1], image=sys.argv[2])
 try:
     ready = time.perf_counter() - start

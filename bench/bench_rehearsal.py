@@ -14,10 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchlib import median_seconds  # noqa: E402
-
-from fixtures.ephemeral import start_server  # noqa: E402
-from fixtures.ephemeral.embedded import bin_dir  # noqa: E402
-from fixtures.ephemeral.local import find_bin_dir  # noqa: E402
+from deploy_gates.fixtures.ephemeral import start_server  # noqa: E402
+from deploy_gates.fixtures.ephemeral.embedded import bin_dir  # noqa: E402
+from deploy_gates.fixtures.ephemeral.local import find_bin_dir  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "tascade"
 BASELINE = ["0001_init.sql", "0002_task_class_gate_types.sql", "0003_short_ids.sql",

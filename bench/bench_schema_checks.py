@@ -33,11 +33,10 @@ from benchlib import (  # noqa: E402
     run_live_suite,
     timed,
 )
-
-from fixtures.ephemeral import start_server  # noqa: E402
-from verify.catalog import read_catalog  # noqa: E402
-from verify.expectations import expected_objects, normalize_type  # noqa: E402
-from verify.spec import Schema  # noqa: E402
+from deploy_gates.fixtures.ephemeral import start_server  # noqa: E402
+from deploy_gates.spec.runbook import Schema  # noqa: E402
+from deploy_gates.verify.catalog import read_catalog  # noqa: E402
+from deploy_gates.verify.expectations import expected_objects, normalize_type  # noqa: E402
 
 MAJOR = 15
 """Debian's PostgreSQL, the one postgresql-15-pgtap installs the extension for."""

@@ -22,16 +22,15 @@ sys.path.insert(0, str(ROOT))
 
 from bench_rehearsal import rehearsal_with_pytest  # noqa: E402
 from benchlib import psql_clients, timed  # noqa: E402
-
-from fixtures.ephemeral import start_server  # noqa: E402
-from fixtures.ephemeral.local import find_bin_dir  # noqa: E402
-from migrate import MigrationFile, up  # noqa: E402
-from rollback import backup, down, restore  # noqa: E402
-from verify.catalog import Catalog, diff, qualified, snapshot  # noqa: E402
-from verify.expectations import Expected, expected_objects, normalize_type  # noqa: E402
-from verify.rehearsal import release_expectations  # noqa: E402
-from verify.release import split_at_baseline  # noqa: E402
-from verify.spec import Runbook, load_runbook  # noqa: E402
+from deploy_gates.fixtures.ephemeral import start_server  # noqa: E402
+from deploy_gates.fixtures.ephemeral.local import find_bin_dir  # noqa: E402
+from deploy_gates.migrate import MigrationFile, up  # noqa: E402
+from deploy_gates.rollback import backup, down, restore  # noqa: E402
+from deploy_gates.spec.runbook import Runbook, load_runbook  # noqa: E402
+from deploy_gates.verify.catalog import Catalog, diff, qualified, snapshot  # noqa: E402
+from deploy_gates.verify.expectations import Expected, expected_objects, normalize_type  # noqa: E402
+from deploy_gates.verify.rehearsal import release_expectations  # noqa: E402
+from deploy_gates.verify.release import split_at_baseline  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "tascade"
 SQITCH_TIMEOUT_S = 120

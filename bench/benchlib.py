@@ -25,7 +25,7 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fixtures.ephemeral.embedded import bin_dir  # noqa: E402
+from deploy_gates.fixtures.ephemeral.embedded import bin_dir  # noqa: E402
 
 TIMEOUT_S = 30
 SUITE_TIMEOUT_S = 300

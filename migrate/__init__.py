@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from migrate.apply import AppliedMigration, plan, up
-from migrate.errors import MigrationError
-from migrate.files import MigrationFile, discover, duplicate_versions
-from migrate.lock import migration_lock
-from migrate.log import MigrationLog
-from migrate.statements import Statement, split_statements
-from migrate.status import StatusEntry, status
+from deploy_gates.migrate.apply import AppliedMigration, plan, up
+from deploy_gates.migrate.errors import MigrationError
+from deploy_gates.migrate.files import MigrationFile, discover, duplicate_versions
+from deploy_gates.migrate.lock import migration_lock
+from deploy_gates.migrate.log import MigrationLog
+from deploy_gates.migrate.statements import Statement, split_statements
+from deploy_gates.migrate.status import StatusEntry, status
 
 __all__ = [
     "AppliedMigration",

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from migrate.cli import main
+from deploy_gates.migrate.cli import main
 
 sys.exit(main())

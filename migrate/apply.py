@@ -7,16 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
-
-from migrate import ledger
-from migrate.checks import select_pending
-from migrate.db import session
-from migrate.errors import MigrationError
-from migrate.execute import StatementError, elapsed_ms, run_statements
-from migrate.files import MigrationFile
-from migrate.lock import migration_lock, set_lock_timeout
-from migrate.log import MigrationLog, Reporter
-from verify.redact import redact_dsn
+from deploy_gates.migrate import ledger
+from deploy_gates.migrate.checks import select_pending
+from deploy_gates.migrate.db import session
+from deploy_gates.migrate.errors import MigrationError
+from deploy_gates.migrate.execute import StatementError, elapsed_ms, run_statements
+from deploy_gates.migrate.files import MigrationFile
+from deploy_gates.migrate.lock import migration_lock, set_lock_timeout
+from deploy_gates.migrate.log import MigrationLog, Reporter
+from deploy_gates.redact import redact_dsn
 
 
 @dataclass(frozen=True)

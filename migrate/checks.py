@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from migrate.errors import MigrationError
-from migrate.files import MigrationFile, duplicate_versions, order_key
-from migrate.ledger import LedgerRow
+from deploy_gates.migrate.errors import MigrationError
+from deploy_gates.migrate.files import MigrationFile, duplicate_versions, order_key
+from deploy_gates.migrate.ledger import LedgerRow
 
 
 def check_consistency(files: list[MigrationFile], rows: list[LedgerRow], ledger: str) -> None:

@@ -6,8 +6,8 @@ import argparse
 from datetime import UTC
 from pathlib import Path
 
-from migrate.apply import plan, up
-from migrate.cli_common import (
+from deploy_gates.migrate.apply import plan, up
+from deploy_gates.migrate.cli_common import (
     add_target_args,
     folder,
     ledger_table,
@@ -15,9 +15,9 @@ from migrate.cli_common import (
     resolve_target,
     run_command,
 )
-from migrate.files import discover
-from migrate.log import MigrationLog
-from migrate.status import StatusEntry, status
+from deploy_gates.migrate.files import discover
+from deploy_gates.migrate.log import MigrationLog
+from deploy_gates.migrate.status import StatusEntry, status
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from migrate.errors import MigrationError
-from verify.safety import permission_problem
-from verify.spec import EphemeralTarget, Migrations, load_runbook
-from verify.yamlsource import SpecError
+from deploy_gates.migrate.errors import MigrationError
+from deploy_gates.safety import permission_problem
+from deploy_gates.spec.runbook import EphemeralTarget, Migrations, load_runbook
+from deploy_gates.spec.yamlsource import SpecError
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+from deploy_gates.migrate.errors import MigrationError
+from deploy_gates.redact import redact_dsn
 from psycopg.conninfo import conninfo_to_dict
-
-from migrate.errors import MigrationError
-from verify.redact import redact_dsn
 
 CONNECT_TIMEOUT_S = 5
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 
 import psycopg
-
-from migrate.errors import MigrationError
-from migrate.statements import Statement
+from deploy_gates.migrate.errors import MigrationError
+from deploy_gates.migrate.statements import Statement
 
 
 class StatementError(MigrationError):

@@ -8,8 +8,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from migrate.errors import MigrationError
-from migrate.statements import Statement, read_statements
+from deploy_gates.migrate.errors import MigrationError
+from deploy_gates.migrate.statements import Statement, read_statements
 
 NAME_PATTERN = re.compile(r"^(\d+)_(.+)\.sql$")
 NO_TRANSACTION_MARKER = "-- deploy-gates: no-transaction"

@@ -8,9 +8,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
+from deploy_gates.migrate.errors import MigrationError
 from psycopg import sql
-
-from migrate.errors import MigrationError
 
 POLL_S = 0.2
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from verify.redact import redact_text
+from deploy_gates.redact import redact_text
 
 
 def file_timestamp() -> str:

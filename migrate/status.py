@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from migrate.db import session
-from migrate.files import MigrationFile, order_key
-from migrate.ledger import LedgerRow, locate, read
+from deploy_gates.migrate.db import session
+from deploy_gates.migrate.files import MigrationFile, order_key
+from deploy_gates.migrate.ledger import LedgerRow, locate, read
 
 
 @dataclass(frozen=True)

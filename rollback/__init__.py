@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rollback.backup import BackupInfo, backup, restore, verify_backup
-from rollback.down import down
+from deploy_gates.rollback.backup import BackupInfo, backup, restore, verify_backup
+from deploy_gates.rollback.down import down
 
 __all__ = ["BackupInfo", "backup", "down", "restore", "verify_backup"]

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from rollback.cli import main
+from deploy_gates.rollback.cli import main
 
 sys.exit(main())

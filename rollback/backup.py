@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from migrate.errors import MigrationError
-from rollback.tools import run_tool
+from deploy_gates.migrate.errors import MigrationError
+from deploy_gates.rollback.tools import run_tool
 
 ARCHIVE_HEADER = "; Archive created at"
 

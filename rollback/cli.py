@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from migrate.cli_common import (
+from deploy_gates.migrate.cli_common import (
     CliTarget,
     add_target_args,
     folder,
@@ -14,12 +14,12 @@ from migrate.cli_common import (
     resolve_target,
     run_command,
 )
-from migrate.files import discover
-from migrate.log import MigrationLog, file_timestamp
-from rollback.backup import BackupInfo, backup, restore
-from rollback.confirm import confirm_change
-from rollback.down import down
-from verify.redact import redact_dsn
+from deploy_gates.migrate.files import discover
+from deploy_gates.migrate.log import MigrationLog, file_timestamp
+from deploy_gates.redact import redact_dsn
+from deploy_gates.rollback.backup import BackupInfo, backup, restore
+from deploy_gates.rollback.confirm import confirm_change
+from deploy_gates.rollback.down import down
 
 DRY_RUN_HINT = " (or use --dry-run to see what would run)"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from migrate.db import session
-from migrate.errors import MigrationError
-from verify.redact import redact_dsn
+from deploy_gates.migrate.db import session
+from deploy_gates.migrate.errors import MigrationError
+from deploy_gates.redact import redact_dsn
 
 
 def _database_name(dsn: str) -> str:

@@ -9,17 +9,16 @@ from pathlib import Path
 from textwrap import indent
 
 import psycopg
-
-from migrate import ledger
-from migrate.checks import check_consistency
-from migrate.db import session
-from migrate.errors import MigrationError
-from migrate.execute import StatementError, elapsed_ms, run_statements
-from migrate.files import MigrationFile, order_key
-from migrate.lock import migration_lock, set_lock_timeout
-from migrate.log import MigrationLog, Reporter
-from migrate.statements import Statement, read_statements
-from verify.redact import redact_dsn
+from deploy_gates.migrate import ledger
+from deploy_gates.migrate.checks import check_consistency
+from deploy_gates.migrate.db import session
+from deploy_gates.migrate.errors import MigrationError
+from deploy_gates.migrate.execute import StatementError, elapsed_ms, run_statements
+from deploy_gates.migrate.files import MigrationFile, order_key
+from deploy_gates.migrate.lock import migration_lock, set_lock_timeout
+from deploy_gates.migrate.log import MigrationLog, Reporter
+from deploy_gates.migrate.statements import Statement, read_statements
+from deploy_gates.redact import redact_dsn
 
 
 def _targets(files: list[MigrationFile], rows: list[ledger.LedgerRow], to: str | None) -> list[str]:

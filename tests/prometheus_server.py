@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 import requests
-
-from fixtures.ephemeral.server import free_loopback_port
-from fixtures.service import stop_service
+from deploy_gates.fixtures.ephemeral.server import free_loopback_port
+from deploy_gates.fixtures.service import stop_service
 
 START_DEADLINE_S = 30.0
 TIMEOUT_S = 5.0

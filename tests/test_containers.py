@@ -15,10 +15,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from deploy_gates.fixtures.ephemeral import ServerStartError, start_server
+from deploy_gates.fixtures.ephemeral.server import docker_answers
 from psycopg.conninfo import conninfo_to_dict
 
-from fixtures.ephemeral import ServerStartError, start_server
-from fixtures.ephemeral.server import docker_answers
 from tests.gaterun import EXAMPLE, gates, summary
 
 # Every connection over loopback, and no Ryuk reaper (its image would come from a registry).
@@ -138,7 +138,7 @@ def test_missing_image_is_one_line_naming_it(image: str) -> None:
 def test_container_that_exits_fails_at_once_with_its_log_and_is_removed(
     image: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fixtures.ephemeral import containers
+    from deploy_gates.fixtures.ephemeral import containers
 
     monkeypatch.setattr(containers, "USER", "pg_reserved")  # initdb refuses pg_ role names
     before = containers_of(image)

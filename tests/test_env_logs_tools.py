@@ -12,10 +12,9 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 import pytest
-
-from verify import logsource
-from verify.logsource import read_command, read_file
-from verify.versions import Requirement, parse_version
+from deploy_gates.verify import logsource
+from deploy_gates.verify.logsource import read_command, read_file
+from deploy_gates.verify.versions import Requirement, parse_version
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -188,7 +187,7 @@ def test_custom_gates_get_the_testinfra_host(pytester: pytest.Pytester, fake_too
             assert host.exists("deployctl")
             assert host.run("deployctl --version").stdout.startswith("deployctl version 2.4.1")
     """)
-    pytester.runpytest_subprocess("-p", "fixtures.plugin", "--target=staging").assert_outcomes(
+    pytester.runpytest_subprocess("--target=staging").assert_outcomes(
         passed=1)
 
 

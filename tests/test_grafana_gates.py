@@ -15,16 +15,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-
-from verify.exposition import ExpositionError, parse
-from verify.grafana import (
+from deploy_gates.verify.exposition import ExpositionError, parse
+from deploy_gates.verify.grafana import (
     Asset,
     AssetError,
     GrafanaApi,
     metric_names,
     read_assets,
 )
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "router_api" / "grafana"

@@ -8,11 +8,11 @@ import subprocess
 from fnmatch import fnmatchcase
 
 import pytest
+from deploy_gates.verify.exposition import ExpositionError, lint, parse
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from tests.gaterun import run_gates, sample_project
 from tests.prometheus_server import debian_binary
-from verify.exposition import ExpositionError, lint, parse
 
 pytestmark = pytest.mark.usefixtures("sample_on_path")
 

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
-from migrate import (
+from deploy_gates.migrate import (
     MigrationError,
     MigrationLog,
     discover,
@@ -23,7 +22,8 @@ from migrate import (
     status,
     up,
 )
-from migrate.lock import lock_key
+from deploy_gates.migrate.lock import lock_key
+
 from tests.dbtools import ledger, query, tables, write
 
 REPO = Path(__file__).resolve().parents[1]

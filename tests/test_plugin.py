@@ -33,7 +33,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
 
 
 def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return project.runpytest("-p", "fixtures.plugin", "-s", *args)
+    return project.runpytest("-s", *args)
 
 
 def test_options_from_command_line(project: pytest.Pytester) -> None:

@@ -12,13 +12,13 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 import pytest
+from deploy_gates.fixtures.ephemeral import Server
+from deploy_gates.fixtures.service import start_service, stop_service
+from deploy_gates.redact import Redactor
+from deploy_gates.spec.sections import ServiceStart
 
-from fixtures.ephemeral import Server
-from fixtures.service import start_service, stop_service
 from tests.gaterun import ROOT, run_gates, sample_project
 from tests.prometheus_server import running_prometheus
-from verify.redact import Redactor
-from verify.sections import ServiceStart
 
 pytestmark = pytest.mark.usefixtures("sample_on_path")
 
@@ -176,7 +176,7 @@ def test_custom_gate_uses_the_public_fixtures(
     monkeypatch.setenv("DEMO_LIVE_DSN", live.dsn)
     sample_project(pytester, "", base_url=live.service_url, prometheus_url=live.prometheus_url)
     result = pytester.runpytest_subprocess(
-        "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), "-p", "fixtures.plugin",
+        "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT),
         str(custom), "--target=live",
         f"--runbook={pytester.path / 'runbook.yaml'}", f"--report-dir={pytester.path / 'out'}",
         timeout=120,

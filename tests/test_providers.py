@@ -6,10 +6,9 @@ import socket
 
 import psycopg
 import pytest
-
-from fixtures.ephemeral import ServerStartError, resolve_provider, start_server
-from fixtures.ephemeral import local as local_provider
-from fixtures.ephemeral.server import providers_with, scratch_root, wait_ready
+from deploy_gates.fixtures.ephemeral import ServerStartError, resolve_provider, start_server
+from deploy_gates.fixtures.ephemeral import local as local_provider
+from deploy_gates.fixtures.ephemeral.server import providers_with, scratch_root, wait_ready
 
 needs_local = pytest.mark.skipif(
     local_provider.find_bin_dir() is None, reason="PostgreSQL server binaries are not installed"
@@ -81,7 +80,7 @@ def test_testcontainers_without_docker_engine_says_so(monkeypatch: pytest.Monkey
 
 
 def test_auto_prefers_docker_then_local_then_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
-    import fixtures.ephemeral as ephemeral
+    import deploy_gates.fixtures.ephemeral as ephemeral
 
     monkeypatch.setattr(ephemeral.shutil, "which", lambda name: "/usr/bin/docker")
     monkeypatch.setattr(ephemeral, "docker_answers", lambda: True)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from deploy_gates.fixtures.ephemeral import local_binaries_installed
 
-from fixtures.ephemeral import local_binaries_installed
 from tests.gaterun import gates, summary
 
 
@@ -97,7 +97,7 @@ def test_missing_extension_names_it_and_the_providers_that_have_it(
 def test_live_target_runs_postdeploy_gates_and_skips_the_rehearsal(
     pytester: pytest.Pytester, release: Path, pg_server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from migrate import discover, up
+    from deploy_gates.migrate import discover, up
 
     dsn = pg_server.create_database("live")
     up(dsn, discover(release / "migrations"))
@@ -114,7 +114,7 @@ def test_live_target_runs_postdeploy_gates_and_skips_the_rehearsal(
 def test_live_target_with_missing_column_fails_naming_it(
     pytester: pytest.Pytester, release: Path, pg_server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from migrate import discover, up
+    from deploy_gates.migrate import discover, up
 
     dsn = pg_server.create_database("live")
     up(dsn, discover(release / "migrations"))
@@ -166,7 +166,7 @@ def test_predeploy_lint_names_shared_versions_and_missing_down_scripts(
 def test_ledger_gates_name_pending_and_failed_migrations(
     pytester: pytest.Pytester, release: Path, pg_server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from migrate import discover, up
+    from deploy_gates.migrate import discover, up
 
     dsn = pg_server.create_database("live")
     up(dsn, discover(release / "migrations"), through="0006_metrics_incremental_jobs.sql")
@@ -193,7 +193,7 @@ def test_ledger_gates_name_pending_and_failed_migrations(
 def test_rehearsal_pins_the_major_version_of_a_live_target(
     pytester: pytest.Pytester, release: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fixtures.ephemeral import start_server
+    from deploy_gates.fixtures.ephemeral import start_server
 
     live = start_server("local")
     try:

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from deploy_gates.fixtures.ephemeral import Server
+from deploy_gates.migrate import MigrationError, discover, up
+from deploy_gates.migrate.lock import lock_key
+from deploy_gates.redact import redact_dsn
+from deploy_gates.rollback import backup, down, restore, verify_backup
 
-from fixtures.ephemeral import Server
-from migrate import MigrationError, discover, up
-from migrate.lock import lock_key
-from rollback import backup, down, restore, verify_backup
 from tests.dbtools import ledger, query, tables, write
-from verify.redact import redact_dsn
 
 REPO = Path(__file__).resolve().parents[1]
 UP = {

@@ -18,10 +18,9 @@ from typing import ClassVar
 
 import psycopg
 import pytest
+from deploy_gates.migrate import MigrationLog, discover, up
+from deploy_gates.redact import Redactor
 from psycopg.conninfo import make_conninfo
-
-from migrate import MigrationLog, discover, up
-from verify.redact import Redactor
 
 ROOT = Path(__file__).resolve().parent.parent
 DSN_PASSWORD = "PW-dsn-91f3c"
@@ -77,7 +76,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, pg_serve
 
 
 def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return project.runpytest("-p", "fixtures.plugin", "-rA", *args)
+    return project.runpytest("-rA", *args)
 
 
 def test_planted_secrets_reach_no_artifact_and_no_terminal(project: pytest.Pytester) -> None:

@@ -21,10 +21,9 @@ from typing import Any
 import psycopg
 import pytest
 import requests
+from deploy_gates.fixtures.ephemeral import Server
+from deploy_gates.migrate import discover, up
 from prometheus_client.parser import text_string_to_metric_families
-
-from fixtures.ephemeral import Server
-from migrate import discover, up
 
 REPO = Path(__file__).resolve().parents[1]
 MIGRATIONS = REPO / "examples" / "tascade" / "migrations"

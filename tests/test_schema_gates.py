@@ -6,10 +6,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
-from verify.catalog import diff, read_catalog
-from verify.expectations import Expected, expected_objects, normalize_type
-from verify.spec import Schema
+from deploy_gates.spec.runbook import Schema
+from deploy_gates.verify.catalog import diff, read_catalog
+from deploy_gates.verify.expectations import Expected, expected_objects, normalize_type
 
 DDL = """
 CREATE EXTENSION IF NOT EXISTS citext;

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from verify.spec import load_runbook
-from verify.yamlsource import SpecError
+from deploy_gates.spec.runbook import load_runbook
+from deploy_gates.spec.yamlsource import SpecError
 
 HEAD = "system: demo\nrelease: '1'\n"
 

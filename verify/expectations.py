@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from verify.catalog import Catalog, qualified
-from verify.spec import Column, Schema
+from deploy_gates.spec.runbook import Column, Schema
+from deploy_gates.verify.catalog import Catalog, qualified
 
 QUERY_OF_KIND = {
     "table": "relations", "view": "relations", "empty_view": "view rows", "column": "columns",

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-
-from verify.compare import MISSING, lookup, subset_problems, value_problem
-from verify.exposition import ExpositionError, scrape
-from verify.http import Http, HttpError
-from verify.sections import Flow, MetricStep, Request, SqlStep, Step
+from deploy_gates.spec.sections import Flow, MetricStep, Request, SqlStep, Step
+from deploy_gates.verify.compare import MISSING, lookup, subset_problems, value_problem
+from deploy_gates.verify.exposition import ExpositionError, scrape
+from deploy_gates.verify.http import Http, HttpError
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from verify.http import Answer, Http, HttpError
+from deploy_gates.verify.http import Answer, Http, HttpError
 
 Kind = Literal["dashboard", "alert rule"]
 EXPRESSION_UIDS = {"__expr__", "-100"}  # Grafana's server-side expressions (math, reduce, ...)

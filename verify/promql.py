@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from verify.compare import COMPARISON, OPERATORS
-from verify.http import Http, HttpError
-from verify.sections import PromQuery
+from deploy_gates.spec.sections import PromQuery
+from deploy_gates.verify.compare import COMPARISON, OPERATORS
+from deploy_gates.verify.http import Http, HttpError
 
 
 class PromError(Exception):

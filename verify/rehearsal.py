@@ -10,13 +10,12 @@ from typing import TypeVar
 
 import psycopg
 import pytest
-
-from migrate import MigrationError, MigrationFile, MigrationLog
-from verify.catalog import Catalog, qualified, snapshot
-from verify.expectations import Expected, expected_objects
-from verify.outcome import fail_gate
-from verify.release import split_at_baseline
-from verify.spec import Runbook
+from deploy_gates.migrate import MigrationError, MigrationFile, MigrationLog
+from deploy_gates.spec.runbook import Runbook
+from deploy_gates.verify.catalog import Catalog, qualified, snapshot
+from deploy_gates.verify.expectations import Expected, expected_objects
+from deploy_gates.verify.outcome import fail_gate
+from deploy_gates.verify.release import split_at_baseline
 
 T = TypeVar("T")
 CREATE_EXTENSION = re.compile(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from migrate import MigrationFile, MigrationLog, discover, up
-from verify.spec import Runbook
+from deploy_gates.migrate import MigrationFile, MigrationLog, discover, up
+from deploy_gates.spec.runbook import Runbook
 
 
 def migration_files(runbook: Runbook) -> list[MigrationFile]:

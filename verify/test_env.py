@@ -6,10 +6,9 @@ from __future__ import annotations
 import os
 
 import pytest
-
-from fixtures.evidence import GateEvidence
-from fixtures.targets import Target, known_runbook, parametrize_per_target
-from verify.outcome import require
+from deploy_gates.fixtures.targets import Target, known_runbook, parametrize_per_target
+from deploy_gates.reports.evidence import GateEvidence
+from deploy_gates.verify.outcome import require
 
 pytestmark = pytest.mark.predeploy
 

@@ -8,11 +8,11 @@ import os
 from pathlib import Path
 
 import pytest
-
-from fixtures.evidence import GateEvidence
-from fixtures.targets import Target, known_runbook
-from verify.exposition import Exposition
-from verify.grafana import (
+from deploy_gates.fixtures.targets import Target, known_runbook
+from deploy_gates.reports.evidence import GateEvidence
+from deploy_gates.spec.runbook import Runbook
+from deploy_gates.verify.exposition import Exposition
+from deploy_gates.verify.grafana import (
     Asset,
     AssetError,
     GrafanaApi,
@@ -21,8 +21,7 @@ from verify.grafana import (
     metric_names,
     read_assets,
 )
-from verify.outcome import fail_gate, require
-from verify.spec import Runbook
+from deploy_gates.verify.outcome import fail_gate, require
 
 pytestmark = pytest.mark.postdeploy
 

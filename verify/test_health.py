@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-
-from fixtures.evidence import GateEvidence
-from fixtures.targets import known_runbook
-from verify.flows import FlowRun, describe
-from verify.http import Http
-from verify.outcome import require
-from verify.sections import Flow, Request
+from deploy_gates.fixtures.targets import known_runbook
+from deploy_gates.reports.evidence import GateEvidence
+from deploy_gates.spec.sections import Flow, Request
+from deploy_gates.verify.flows import FlowRun, describe
+from deploy_gates.verify.http import Http
+from deploy_gates.verify.outcome import require
 
 pytestmark = pytest.mark.postdeploy
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-
-from fixtures.targets import Target, known_runbook
-from migrate import MigrationFile
-from verify.catalog import Catalog
-from verify.outcome import fail_gate, require
-from verify.release import migration_files
-from verify.spec import Runbook
+from deploy_gates.fixtures.targets import Target, known_runbook
+from deploy_gates.migrate import MigrationFile
+from deploy_gates.spec.runbook import Runbook
+from deploy_gates.verify.catalog import Catalog
+from deploy_gates.verify.outcome import fail_gate, require
+from deploy_gates.verify.release import migration_files
 
 pytestmark = pytest.mark.postdeploy
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from fixtures.evidence import GateEvidence
-from fixtures.targets import known_runbook
-from verify.logsource import EXCERPT_CHARS, LogRead
-from verify.outcome import fail_gate, require
-from verify.redact import Redactor
+from deploy_gates.fixtures.targets import known_runbook
+from deploy_gates.redact import Redactor
+from deploy_gates.reports.evidence import GateEvidence
+from deploy_gates.verify.logsource import EXCERPT_CHARS, LogRead
+from deploy_gates.verify.outcome import fail_gate, require
 
 pytestmark = [pytest.mark.postdeploy, pytest.mark.order(-1)]
 SHOWN_LINES = 20

@@ -4,13 +4,12 @@ with its type, bounds and labels; optionally, the exposition passes promtool's l
 from __future__ import annotations
 
 import pytest
+from deploy_gates.fixtures.targets import known_runbook
+from deploy_gates.reports.evidence import GateEvidence
+from deploy_gates.spec.sections import MetricSpec
+from deploy_gates.verify.exposition import SPEC_TYPES, Exposition, lint
+from deploy_gates.verify.outcome import fail_gate, require
 from prometheus_client.samples import Sample
-
-from fixtures.evidence import GateEvidence
-from fixtures.targets import known_runbook
-from verify.exposition import SPEC_TYPES, Exposition, lint
-from verify.outcome import fail_gate, require
-from verify.sections import MetricSpec
 
 pytestmark = pytest.mark.postdeploy
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-from fixtures.targets import known_runbook
-from migrate import duplicate_versions
-from verify.outcome import require
-from verify.release import migration_files, split_at_baseline
-from verify.spec import Runbook
+from deploy_gates.fixtures.targets import known_runbook
+from deploy_gates.migrate import duplicate_versions
+from deploy_gates.spec.runbook import Runbook
+from deploy_gates.verify.outcome import require
+from deploy_gates.verify.release import migration_files, split_at_baseline
 
 pytestmark = pytest.mark.predeploy
 

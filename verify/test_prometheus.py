@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import pytest
-
-from fixtures.evidence import GateEvidence
-from fixtures.targets import known_runbook
-from verify.outcome import fail_gate, inconclusive
-from verify.promql import Prometheus, poll
-from verify.sections import PromQuery
+from deploy_gates.fixtures.targets import known_runbook
+from deploy_gates.reports.evidence import GateEvidence
+from deploy_gates.spec.sections import PromQuery
+from deploy_gates.verify.outcome import fail_gate, inconclusive
+from deploy_gates.verify.promql import Prometheus, poll
 
 pytestmark = pytest.mark.postdeploy
 

@@ -8,20 +8,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
-from fixtures.ephemeral import Server
-from fixtures.ephemeral.server import providers_with
-from fixtures.evidence import GateEvidence
-from fixtures.settings import Settings
-from fixtures.targets import Target, file_label, known_runbook
-from migrate import up
-from rollback import backup, down, restore
-from verify.catalog import Catalog, diff
-from verify.expectations import Expected
-from verify.outcome import fail_gate, require
-from verify.redact import Redactor
-from verify.rehearsal import Rehearsal, release_expectations
-from verify.spec import Runbook
+from deploy_gates.fixtures.ephemeral import Server
+from deploy_gates.fixtures.ephemeral.server import providers_with
+from deploy_gates.fixtures.targets import Target, file_label, known_runbook
+from deploy_gates.migrate import up
+from deploy_gates.redact import Redactor
+from deploy_gates.reports.evidence import GateEvidence
+from deploy_gates.rollback import backup, down, restore
+from deploy_gates.settings import Settings
+from deploy_gates.spec.runbook import Runbook
+from deploy_gates.verify.catalog import Catalog, diff
+from deploy_gates.verify.expectations import Expected
+from deploy_gates.verify.outcome import fail_gate, require
+from deploy_gates.verify.rehearsal import Rehearsal, release_expectations
 
 pytestmark = [pytest.mark.rehearsal, pytest.mark.destructive]
 

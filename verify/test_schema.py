@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
-from fixtures.evidence import GateEvidence
-from fixtures.targets import known_runbook
-from verify.catalog import Catalog
-from verify.expectations import Expected, expected_objects
-from verify.outcome import require
+from deploy_gates.fixtures.targets import known_runbook
+from deploy_gates.reports.evidence import GateEvidence
+from deploy_gates.verify.catalog import Catalog
+from deploy_gates.verify.expectations import Expected, expected_objects
+from deploy_gates.verify.outcome import require
 
 pytestmark = pytest.mark.postdeploy
 

@@ -6,14 +6,13 @@ from collections.abc import Callable
 
 import psycopg
 import pytest
-
-from fixtures.evidence import GateEvidence
-from fixtures.targets import Target, connect, known_runbook
-from verify.flows import FlowRun
-from verify.http import Http
-from verify.outcome import require
-from verify.sections import Flow
-from verify.spec import Runbook
+from deploy_gates.fixtures.targets import Target, connect, known_runbook
+from deploy_gates.reports.evidence import GateEvidence
+from deploy_gates.spec.runbook import Runbook
+from deploy_gates.spec.sections import Flow
+from deploy_gates.verify.flows import FlowRun
+from deploy_gates.verify.http import Http
+from deploy_gates.verify.outcome import require
 
 pytestmark = pytest.mark.postdeploy
 

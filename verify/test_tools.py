@@ -4,12 +4,11 @@ enough. The host is reached with pytest-testinfra."""
 from __future__ import annotations
 
 import pytest
-
-from fixtures.evidence import GateEvidence
-from fixtures.hostside import host_spec
-from fixtures.targets import Target, known_runbook
-from verify.outcome import require
-from verify.versions import Host, check_tool
+from deploy_gates.fixtures.hostside import host_spec
+from deploy_gates.fixtures.targets import Target, known_runbook
+from deploy_gates.reports.evidence import GateEvidence
+from deploy_gates.verify.outcome import require
+from deploy_gates.verify.versions import Host, check_tool
 
 pytestmark = pytest.mark.predeploy
 

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from deploy_gates.verify.compare import COMPARISON
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -15,8 +16,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
-from verify.compare import COMPARISON
 
 METHODS = ("get", "post", "put", "patch", "delete", "head")
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")

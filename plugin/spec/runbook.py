@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, ValidationError
-
-from verify.sections import (
+from deploy_gates.spec.sections import (
     EnvManifest,
     EnvName,
     Flow,
@@ -19,7 +17,8 @@ from verify.sections import (
     ServiceStart,
     Strict,
 )
-from verify.yamlsource import SpecError, load_with_lines, validation_message
+from deploy_gates.spec.yamlsource import SpecError, load_with_lines, validation_message
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationError
 
 Provider = Literal["auto", "embedded", "local", "testcontainers", "dsn"]
 Identifier = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?$")]
