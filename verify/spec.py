@@ -19,6 +19,7 @@ from verify.sections import (
     ServiceStart,
     Strict,
 )
+from verify.spec_secrets import check_spec_literals
 from verify.yamlsource import SpecError, load_with_lines, validation_message
 
 Provider = Literal["auto", "embedded", "local", "testcontainers", "dsn"]
@@ -157,7 +158,7 @@ class Runbook(Strict):
             tokens = (getattr(target, key, None) for key in TOKEN_ENV_KEYS)
             names.update(n for n in (target.dsn_env, *tokens) if n)
         if self.ticket:
-            names.update(n for n in (self.ticket.token_env, self.ticket.user_env) if n)
+            names.add(self.ticket.token_env)  # user_env names an account, not a credential
         requests = [
             *self.health,
             *(s for f in self.smoke.values() for s in [*f.steps, *f.finally_]),
@@ -182,6 +183,7 @@ def load_runbook(path: Path) -> Runbook:
     _check_steps(path, spec, lines)
     _check_version_from(path, spec, lines)
     _check_env_targets(path, spec, lines)
+    check_spec_literals(path, spec, lines)
     if spec.grafana is not None:
         spec = spec.model_copy(
             update={

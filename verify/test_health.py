@@ -9,6 +9,7 @@ from fixtures.targets import known_runbook
 from verify.flows import FlowRun, describe
 from verify.http import Http
 from verify.outcome import require
+from verify.redact import Redactor
 from verify.sections import Flow, Request
 
 pytestmark = pytest.mark.postdeploy
@@ -20,8 +21,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("check", checks, ids=[describe(c) for c in checks])
 
 
-def test_health(check: Request, http: Http, evidence: GateEvidence) -> None:
-    run = FlowRun(http, connect=_no_database)
+def test_health(
+    check: Request, http: Http, evidence: GateEvidence, redactor: Redactor
+) -> None:
+    run = FlowRun(http, connect=_no_database, redactor=redactor)
     problems = run.run(Flow(steps=[check], destructive=False))
     evidence.extend(run.evidence)
     require(problems and problems[0].removeprefix(f"step 1 ({describe(check)}): "))

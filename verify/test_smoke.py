@@ -12,6 +12,7 @@ from fixtures.targets import Target, connect, known_runbook
 from verify.flows import FlowRun
 from verify.http import Http
 from verify.outcome import require
+from verify.redact import Redactor
 from verify.sections import Flow
 from verify.spec import Runbook
 
@@ -44,9 +45,10 @@ def test_smoke(
     connect_db: Callable[[], psycopg.Connection],
     runbook: Runbook,
     evidence: GateEvidence,
+    redactor: Redactor,
 ) -> None:
     path = runbook.metrics.path if runbook.metrics else "/metrics"
-    run = FlowRun(http, connect=connect_db, metrics_path=path)
+    run = FlowRun(http, connect=connect_db, redactor=redactor, metrics_path=path)
     problems = run.run(flow)
     evidence.extend(run.evidence)
     require(problems and "; ".join(problems))
