@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterable
-from functools import lru_cache
+from collections.abc import Callable, Iterable
+from functools import lru_cache, partial
 from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -59,15 +59,19 @@ class Redactor:
     """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self.values: tuple[str, ...] = ()
+        self._values: frozenset[str] = frozenset()
         self._known: re.Pattern[str] | None = None
         self._lock = threading.Lock()
-        # gates repeat the same evidence (a catalog query per schema gate): mask each text once
-        self._masked = lru_cache(maxsize=MEMO_SIZE)(_mask)
+        self._masked = self._memo()
         self.learn(secrets)
 
     def __call__(self, text: str) -> str:
-        return self._masked(text, self._known) if text else text
+        return self._masked(text) if text else text
+
+    def _memo(self) -> Callable[[str], str]:
+        """Masking with the values known now; gates repeat the same evidence (a catalog query
+        per schema gate), so each text is masked once."""
+        return lru_cache(maxsize=MEMO_SIZE)(partial(_mask, known=self._known))
 
     def learn(self, secrets: Iterable[str]) -> None:
         """Mask ``secrets`` (and the passwords of DSNs among them) from now on; a ValueError
@@ -78,11 +82,12 @@ class Redactor:
                 raise ValueError(problem)
             new.update([secret, *_dsn_password(secret)])
         with self._lock:
-            if new <= set(self.values):
+            if new <= self._values:
                 return
-            self.values = tuple(sorted({*self.values, *new}, key=len, reverse=True))
-            self._known = re.compile("|".join(_encoded(v) for v in self.values))
-            self._masked.cache_clear()
+            self._values |= new
+            longest_first = sorted(self._values, key=len, reverse=True)
+            self._known = re.compile("|".join(_encoded(v) for v in longest_first))
+            self._masked = self._memo()  # a new memo: texts masked before may hold the new values
 
     def mask_file(self, path: Path) -> None:
         """Rewrite the file at ``path`` (a log kept with the reports) with every line masked."""
