@@ -40,6 +40,7 @@ from benchlib import (  # noqa: E402
     psql_clients,
     run_live_suite,
 )
+
 from deploy_gates.fixtures.ephemeral import Server, start_server  # noqa: E402
 
 FAMILIES, HTTP_CHECKS = 300, 30

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_rehearsal import start_times  # noqa: E402
+
 from deploy_gates.fixtures.ephemeral import local_binaries_installed  # noqa: E402
 from deploy_gates.fixtures.ephemeral.server import docker_answers, image_present  # noqa: E402
 

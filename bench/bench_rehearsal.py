@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchlib import median_seconds  # noqa: E402
+
 from deploy_gates.fixtures.ephemeral import start_server  # noqa: E402
 from deploy_gates.fixtures.ephemeral.embedded import bin_dir  # noqa: E402
 from deploy_gates.fixtures.ephemeral.local import find_bin_dir  # noqa: E402

@@ -33,6 +33,7 @@ from benchlib import (  # noqa: E402
     run_live_suite,
     timed,
 )
+
 from deploy_gates.fixtures.ephemeral import start_server  # noqa: E402
 from deploy_gates.spec.runbook import Schema  # noqa: E402
 from deploy_gates.verify.catalog import read_catalog  # noqa: E402

@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench_rehearsal import rehearsal_with_pytest  # noqa: E402
 from benchlib import psql_clients, timed  # noqa: E402
+
 from deploy_gates.fixtures.ephemeral import start_server  # noqa: E402
 from deploy_gates.fixtures.ephemeral.local import find_bin_dir  # noqa: E402
 from deploy_gates.migrate import MigrationFile, up  # noqa: E402

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
+
 from deploy_gates.migrate import ledger
 from deploy_gates.migrate.checks import select_pending
 from deploy_gates.migrate.db import session

@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
 from deploy_gates.migrate.errors import MigrationError
 from deploy_gates.redact import redact_dsn
-from psycopg.conninfo import conninfo_to_dict
 
 CONNECT_TIMEOUT_S = 5
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import psycopg
+
 from deploy_gates.migrate.errors import MigrationError
 from deploy_gates.migrate.statements import Statement
 

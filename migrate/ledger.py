@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
+from psycopg import sql
+
 from deploy_gates.migrate.errors import MigrationError
 from deploy_gates.migrate.files import MigrationFile
-from psycopg import sql
 
 REQUIRED_COLUMNS = ("version", "applied_at")
 FULL_COLUMNS = ("version", "name", "checksum", "applied_at", "execution_ms", "success")

@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
-from deploy_gates.migrate.errors import MigrationError
 from psycopg import sql
+
+from deploy_gates.migrate.errors import MigrationError
 
 POLL_S = 0.2
 

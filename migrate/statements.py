@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlparse
-from deploy_gates.migrate.errors import MigrationError
 from sqlparse import tokens
 from sqlparse.lexer import Lexer
+
+from deploy_gates.migrate.errors import MigrationError
 
 TRANSACTION_CONTROL = re.compile(
     r"(BEGIN|START|COMMIT|END|ABORT|ROLLBACK(?!\s+TO\b))\b", re.IGNORECASE

@@ -9,6 +9,7 @@ from pathlib import Path
 from textwrap import indent
 
 import psycopg
+
 from deploy_gates.migrate import ledger
 from deploy_gates.migrate.checks import check_consistency
 from deploy_gates.migrate.db import session

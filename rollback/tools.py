@@ -8,12 +8,13 @@ from functools import cache
 from pathlib import Path
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
 from deploy_gates.fixtures.ephemeral.embedded import bin_dir
 from deploy_gates.fixtures.ephemeral.local import DEBIAN_ROOT
 from deploy_gates.migrate.db import CONNECT_TIMEOUT_S, first_line, hide_password
 from deploy_gates.migrate.errors import MigrationError
 from deploy_gates.redact import redact_dsn
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 TOOL_TIMEOUT_S = 600
 

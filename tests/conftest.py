@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from deploy_gates.fixtures.ephemeral import Server, start_server
 
+from deploy_gates.fixtures.ephemeral import Server, start_server
 from tests.gaterun import EXAMPLE
 
 pytest_plugins = ["pytester"]

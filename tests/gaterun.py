@@ -36,7 +36,7 @@ def sample_project(
     base_url: str = "http://127.0.0.1:9", prometheus_url: str = "http://127.0.0.1:9",
 ) -> pytest.Pytester:
     """A runbook spec: the sample service as ``system`` with ``faults`` on, then ``body``."""
-    text = SPEC.format(python=sys.executable, system=system, faults=faults, key="1234",
+    text = SPEC.format(python=sys.executable, system=system, faults=faults, key="12345678",
                        base_url=base_url, prometheus_url=prometheus_url) + body
     pytester.makefile(".yaml", runbook=text)
     return pytester

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from deploy_gates.fixtures.ephemeral.server import free_loopback_port
 from deploy_gates.fixtures.service import stop_service
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from deploy_gates.fixtures.ephemeral import local_binaries_installed, start_server
 from deploy_gates.fixtures.ephemeral.template import CACHE_ENV, cache_root
 

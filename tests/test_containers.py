@@ -15,10 +15,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from deploy_gates.fixtures.ephemeral import ServerStartError, start_server
-from deploy_gates.fixtures.ephemeral.server import docker_answers
 from psycopg.conninfo import conninfo_to_dict
 
+from deploy_gates.fixtures.ephemeral import ServerStartError, start_server
+from deploy_gates.fixtures.ephemeral.server import docker_answers
 from tests.gaterun import EXAMPLE, gates, summary
 
 # Every connection over loopback, and no Ryuk reaper (its image would come from a registry).

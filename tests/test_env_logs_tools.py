@@ -12,6 +12,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 import pytest
+
 from deploy_gates.verify import logsource
 from deploy_gates.verify.logsource import read_command, read_file
 from deploy_gates.verify.versions import Requirement, parse_version

@@ -15,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
 from deploy_gates.verify.exposition import ExpositionError, parse
 from deploy_gates.verify.grafana import (
     Asset,
@@ -23,7 +25,6 @@ from deploy_gates.verify.grafana import (
     metric_names,
     read_assets,
 )
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "router_api" / "grafana"

@@ -83,7 +83,7 @@ smoke:
       - {{get: /v1/metrics/summary, query: {{project_id: "00000000-0000-0000-0000-000000000000"}},
          auth_env: DEMO_TASCADE_KEY, status: [200, 404], expect_headers: {{X-API-Version: "1.0"}}}}
 """
-    monkeypatch.setenv("DEMO_TASCADE_KEY", "tk-1234")
+    monkeypatch.setenv("DEMO_TASCADE_KEY", "tk-12345678")
     healthy = run(project(pytester, system="tascade", body=body))
     assert healthy["test_smoke[metrics_summary]"]["outcome"] == "passed"
     (pytester.path / "out").rename(pytester.path / "out-healthy")

@@ -8,9 +8,9 @@ import subprocess
 from fnmatch import fnmatchcase
 
 import pytest
-from deploy_gates.verify.exposition import ExpositionError, lint, parse
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from deploy_gates.verify.exposition import ExpositionError, lint, parse
 from tests.gaterun import run_gates, sample_project
 from tests.prometheus_server import debian_binary
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from deploy_gates.migrate import (
     MigrationError,
     MigrationLog,
@@ -23,7 +24,6 @@ from deploy_gates.migrate import (
     up,
 )
 from deploy_gates.migrate.lock import lock_key
-
 from tests.dbtools import ledger, query, tables, write
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,8 +9,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from deploy_gates.parallel import gate_scope
 
+from deploy_gates.parallel import gate_scope
 from tests.gaterun import gates, summary
 
 

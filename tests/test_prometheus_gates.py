@@ -12,11 +12,11 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 import pytest
+
 from deploy_gates.fixtures.ephemeral import Server
 from deploy_gates.fixtures.service import start_service, stop_service
 from deploy_gates.redact import Redactor
 from deploy_gates.spec.sections import ServiceStart
-
 from tests.gaterun import ROOT, run_gates, sample_project
 from tests.prometheus_server import running_prometheus
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import socket
+import tempfile
+from pathlib import Path
 
 import psycopg
 import pytest
+
 from deploy_gates.fixtures.ephemeral import ServerStartError, resolve_provider, start_server
 from deploy_gates.fixtures.ephemeral import local as local_provider
-from deploy_gates.fixtures.ephemeral.server import providers_with, scratch_root, wait_ready
+from deploy_gates.fixtures.ephemeral import server as server_module
+from deploy_gates.fixtures.ephemeral.server import providers_with, wait_ready
 
 needs_local = pytest.mark.skipif(
     local_provider.find_bin_dir() is None, reason="PostgreSQL server binaries are not installed"
@@ -41,19 +45,26 @@ def test_local_starts_on_loopback_and_cleans_up() -> None:
 
 
 @needs_local
-def test_local_failed_start_shows_the_log_and_cleans_up(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_local_failed_start_shows_the_log_and_cleans_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a scratch folder of this test's own (other runs on the machine use the shared one), where
+    # the server's system user can reach
+    own = Path(tempfile.mkdtemp(dir=server_module.scratch_root()))
+    own.chmod(0o755)
+    monkeypatch.setattr(server_module, "scratch_root", lambda: own)
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         monkeypatch.setattr(local_provider, "free_loopback_port", lambda: busy.getsockname()[1])
-        before = set(scratch_root().glob("deploy-gates-pg-*"))
         with pytest.raises(ServerStartError) as info:
             start_server("local")
     message = str(info.value)
     assert message.startswith("local provider (")
     assert "pg_ctl failed" in message and "server log:" in message
     assert "could not" in message.split("server log:")[1]
-    assert set(scratch_root().glob("deploy-gates-pg-*")) == before
+    assert not list(own.iterdir())
+    own.rmdir()
 
 
 def test_dsn_provider_uses_an_existing_server_and_leaves_it_running(pg_server) -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from deploy_gates.fixtures.ephemeral import local_binaries_installed
 
+from deploy_gates.fixtures.ephemeral import local_binaries_installed
 from tests.gaterun import gates, summary
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from deploy_gates.fixtures.ephemeral import Server
 from deploy_gates.migrate import MigrationError, discover, up
 from deploy_gates.migrate.lock import lock_key
 from deploy_gates.redact import redact_dsn
 from deploy_gates.rollback import backup, down, restore, verify_backup
-
 from tests.dbtools import ledger, query, tables, write
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,25 +10,153 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from email.parser import BytesParser
 from email.policy import HTTP
+from html import unescape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import quote, quote_plus
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
+from requests.utils import requote_uri
+
 from deploy_gates.migrate import MigrationLog, discover, up
 from deploy_gates.redact import Redactor
-from psycopg.conninfo import make_conninfo
+from deploy_gates.spec.sections import Flow, Request
+from deploy_gates.verify.flows import FlowRun
+from deploy_gates.verify.http import Http
 
 ROOT = Path(__file__).resolve().parent.parent
-DSN_PASSWORD = "PW-dsn-91f3c"
-API_KEY = "sk-demo-SECRET-5512"
-BODY_TOKEN = "tok-body-7781xyz"
-WEBHOOK = "https://hooks.slack.com/services/T000/B000/whk3391abc"
-COOKIE = "session=ck-4410-qq"
-PLANTED = (DSN_PASSWORD, API_KEY, BODY_TOKEN, "whk3391abc", "ck-4410-qq")
+DSN_PASSWORD = "PW-dsn/91f3c+q"
+API_KEY = "sk-demo/SECRET+5512"
+SECRETS = {  # one distinct value per channel; quotes, slashes, plus signs and spaces change
+    # when JSON-escaped or URL-encoded
+    "env secret (secrets:)": API_KEY,
+    "dsn_env DSN password": DSN_PASSWORD,
+    "auth_env bearer token": "bearer-tok/4471+zz",
+    "value the service writes to its log": 'log-key"8823/qq',
+    "spec literal X-Api-Key header": 'xak-lit"3391/aa',
+    "spec literal Cookie header": "ck-lit-4410/qq",
+    "spec literal Authorization header": "lit-auth-5567/ww",
+    "spec literal JSON password": 'pw-lit"7781/x y',
+    "spec literal api_key query parameter": "qk-lit-2290/pp",
+    "value saved from a response": 'sv"Q7/x+z w-991',
+    "JSON credential field a gate raises": "tok-body-7781xyz",
+    "Cookie header a gate prints": "ck-4410-qq-gate",
+    "Slack webhook URL": "whk3391abc",
+}
+PUBLIC_ID = "job-public-4242"
+"""Saved from the same answer, but the spec says it is public: it stays readable."""
+
+PLANTED_SERVICE = '''\
+"""A service for the planted-secret test: hands out a session, echoes what it was sent inside
+a JSON string and URL-escaped, and writes secrets to its log."""
+import json, os, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote
+
+args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+log = open(args["--log-file"], "a", buffering=1)
+log.write(f"INFO boot dsn={{args['--dsn']}}\\n")
+
+
+class Echo(BaseHTTPRequestHandler):
+    def do_GET(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        if self.path == "/health":
+            data = {{"status": "ok"}}
+        elif self.path == "/login":
+            data = {{"session": {saved!r}, "job_id": {public!r}}}
+        else:
+            seen = {{"path": self.path, "headers": dict(self.headers), "body": body}}
+            data = {{"echo": json.dumps(seen), "next": "/items?s=" + quote({saved!r}, safe="")}}
+            log.write(f"ERROR item {{self.path}} session={{self.headers.get('X-Session')}} "
+                      f"upstream key {{os.environ['DEMO_LOG_SECRET']}}\\n")
+        payload = json.dumps(data).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_POST = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+ThreadingHTTPServer(("127.0.0.1", int(args["--port"])), Echo).serve_forever()
+'''
+
+PLANTED_SPEC = """\
+system: demo
+release: "2.0"
+secrets: [DEMO_API_KEY, DEMO_LOG_SECRET]
+targets:
+  rehearsal:
+    kind: ephemeral
+    provider: dsn
+    dsn_env: DEMO_SERVER_DSN
+    start:
+      command: [{python}, {service}, --port, "{{port}}", --log-file, "{{log_file}}",
+                --dsn, "{{dsn}}"]
+migrations: {{dir: migrations}}
+health:
+  - {{get: /health, headers: {{X-Api-Key: '{xak}'}}}}
+smoke:
+  echo:
+    steps:
+      - {{post: /login, save: {{session: "$.session", job_id: "$.job_id"}}, public: [job_id]}}
+      - get: "/items/{{session}}"
+        headers: {{X-Api-Key: '{xak}', Cookie: "sid={cookie}", X-Session: "{{session}}"}}
+        query: {{api_key: "{query}"}}
+        auth_env: DEMO_BEARER
+        json: {{password: '{password}', note: "{{session}}", job: "{{job_id}}"}}
+      - sql: "SELECT length(%(session)s::text) AS n, %(job_id)s AS job"
+        expect: {{n: "> 0"}}
+      - {{post: "/items/{{session}}", headers: {{Authorization: "Token {auth}"}},
+         body: {{echo: never}}}}
+logs: {{file: "{{log_file}}", absent: [ERROR]}}
+"""
+
+PLANTED_GATES = f"""\
+import json, os
+import pytest
+from deploy_gates.verify.flows import FlowRun
+from deploy_gates.spec.sections import Flow
+
+def test_dsn_in_message(target):
+    pytest.fail("cannot use " + os.environ["DEMO_SERVER_DSN"], pytrace=False)
+
+def test_key_in_output(target):
+    print("Authorization: Bearer " + os.environ["DEMO_API_KEY"])
+    print("Cookie: session={SECRETS['Cookie header a gate prints']}")
+    assert os.environ["DEMO_API_KEY"] == "something else"
+
+def test_body_in_error(target):
+    body = json.dumps({{"access_token": "{SECRETS['JSON credential field a gate raises']}"}})
+    raise RuntimeError("unexpected response " + body)
+
+def test_webhook_in_skip(target):
+    pytest.skip("alert delivery to https://hooks.slack.com/services/T0/B0/"
+                "{SECRETS['Slack webhook URL']} not checked")
+
+def test_spec_literals_in_locals(runbook):
+    step = runbook.smoke["echo"].steps[1]
+    headers, body = step.headers, step.json_body
+    assert (headers, body) == ({{}}, {{}})
+
+def test_saved_values_in_locals(runbook, http, redactor):
+    run = FlowRun(http, connect=lambda: None, redactor=redactor)
+    run.run(Flow(steps=runbook.smoke["echo"].steps[:1]))
+    saved = run.saved
+    assert saved == {{}}
+"""
 
 SPEC = """\
 system: demo
@@ -38,26 +166,6 @@ targets:
   staging: {kind: live, dsn_env: DEMO_STAGING_DSN}
   prod: {kind: live, dsn_env: DEMO_PROD_DSN, protected: true}
 ticket: {url: "http://127.0.0.1:PORT", token_env: DEMO_JIRA_TOKEN}
-"""
-
-LEAKY_GATES = f"""\
-import json, os
-import pytest
-
-def test_dsn_in_message(target):
-    pytest.fail("cannot use " + os.environ["DEMO_STAGING_DSN"], pytrace=False)
-
-def test_key_in_output(target):
-    print("Authorization: Bearer " + os.environ["DEMO_API_KEY"])
-    print("Cookie: {COOKIE}")
-    assert os.environ["DEMO_API_KEY"] == "something else"
-
-def test_body_in_error(target):
-    body = json.dumps({{"access_token": "{BODY_TOKEN}", "user": "x"}})
-    raise RuntimeError("unexpected response " + body)
-
-def test_webhook_in_skip(target):
-    pytest.skip("alert delivery to {WEBHOOK} not checked")
 """
 
 
@@ -79,17 +187,87 @@ def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
     return project.runpytest("-rA", *args)
 
 
-def test_planted_secrets_reach_no_artifact_and_no_terminal(project: pytest.Pytester) -> None:
-    project.makepyfile(test_leaky=LEAKY_GATES)
-    result = run(project, "--target=staging")
-    result.assert_outcomes(failed=3, skipped=1)
+PLANTED_RUNS = [("-q",), ("-v",), ("-vv",), ("--tb=long",), ("--showlocals",), ("-n", "2")]
+
+
+@pytest.mark.parametrize("options", PLANTED_RUNS, ids=[" ".join(o) for o in PLANTED_RUNS])
+def test_planted_secrets_reach_no_artifact_and_no_terminal(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, pg_server, options: tuple[str, ...]
+) -> None:
+    """A distinct secret in every channel; none reaches the terminal or any file of the report
+    folder (reports, migration and service logs) raw, JSON-escaped or URL-encoded."""
+    monkeypatch.setenv("DEMO_API_KEY", API_KEY)
+    monkeypatch.setenv("DEMO_LOG_SECRET", SECRETS["value the service writes to its log"])
+    monkeypatch.setenv("DEMO_BEARER", SECRETS["auth_env bearer token"])
+    monkeypatch.setenv("DEMO_SERVER_DSN", make_conninfo(pg_server.dsn, password=DSN_PASSWORD))
+    service = pytester.path / "service.py"
+    service.write_text(PLANTED_SERVICE.format(saved=SECRETS["value saved from a response"],
+                                              public=PUBLIC_ID))
+    (pytester.path / "migrations").mkdir()
+    (pytester.path / "migrations" / "001_items.sql").write_text("CREATE TABLE items (id int);\n")
+    literals = {key: SECRETS[f"spec literal {name}"] for key, name in (
+        ("xak", "X-Api-Key header"), ("cookie", "Cookie header"), ("auth", "Authorization header"),
+        ("password", "JSON password"), ("query", "api_key query parameter"))}
+    pytester.makefile(".yaml", runbook=PLANTED_SPEC.format(
+        python=sys.executable, service=service, **literals))
+    gates = pytester.makepyfile(test_planted=PLANTED_GATES)
+    out = pytester.path / "out"
+    result = pytester.runpytest_subprocess(
+        "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), str(gates),
+        *(str(ROOT / "verify" / f"test_{m}.py") for m in ("health", "smoke", "logs")),
+        f"--runbook={pytester.path / 'runbook.yaml'}", f"--report-dir={out}", "--target=rehearsal",
+        "-rA", *options, timeout=120,
+    )
     outputs = {"terminal": result.stdout.str() + result.stderr.str()}
-    outputs |= {p.name: p.read_text() for p in (project.path / "out").iterdir()}
-    assert {p.rsplit(".", 1)[1] for p in outputs if p != "terminal"} == {"html", "xml", "json", "md"}
-    leaks = [(name, secret) for name, text in outputs.items() for secret in PLANTED if secret in text]
-    assert leaks == [], [t[max(0, t.find(s) - 300):t.find(s) + 50] for n, s in leaks
-                         for t in [outputs[n]]]
+    outputs |= {p.name: p.read_text(errors="replace") for p in out.iterdir()}
+    (summary,) = (json.loads(text) for name, text in outputs.items() if name.endswith(".json"))
+    gates_run = {g["name"]: g for g in summary["gates"]}
+    assert {name: g["outcome"] for name, g in gates_run.items()} == {
+        "test_dsn_in_message": "failed", "test_key_in_output": "failed",
+        "test_body_in_error": "failed", "test_webhook_in_skip": "skipped",
+        "test_spec_literals_in_locals": "failed", "test_saved_values_in_locals": "failed",
+        "test_health[GET /health]": "passed", "test_smoke[echo]": "failed",
+        "test_logs_absent[ERROR]": "failed",
+    }, result.stdout.str()[-3000:]
+    kinds = {name.rsplit(".", 1)[-1] for name in outputs if name != "terminal"}
+    assert {"html", "xml", "json", "md", "log", "out"} <= kinds
+    assert any("-deploy-" in name for name in outputs)  # the migration log
+    leaks = [(name, channel) for name, text in outputs.items() for channel, value in SECRETS.items()
+             if any(form in shown for form in encodings(value) for shown in unescaped(text))]
+    assert leaks == [], "\n".join(f"{channel} in {name}: {excerpt(outputs[name], SECRETS[channel])}"
+                                  for name, channel in leaks)
+    smoke = gates_run["test_smoke[echo]"]
+    assert smoke["message"].startswith("step 4 (POST /items/{session}): body: echo = ")
+    (sql,) = [e["text"] for e in smoke["evidence"] if e["title"] == "SQL"]
+    assert f'parameters: {{"session": "***", "job_id": "{PUBLIC_ID}"}}' in sql  # job_id is public
     assert "Authorization: ***" in outputs["terminal"]  # the line is still there, masked
+
+
+def encodings(value: str) -> set[str]:
+    """``value`` as it is and URL-encoded, each also JSON-escaped up to five times (JSON text
+    in a JSON string of an answer, in the evidence of the JSON summary) and as Python shows it."""
+    forms = {value, quote(value, safe=""), quote(value), quote_plus(value), requote_uri(value)}
+    for form in list(forms):
+        for _ in range(5):
+            forms.add(repr(form)[1:-1])
+            form = json.dumps(form)[1:-1]
+            forms.add(form)
+    return forms
+
+
+def unescaped(text: str) -> tuple[str, ...]:
+    """``text``, and as HTML shows it (twice: the report holds HTML in an HTML attribute)."""
+    return text, unescape(text), unescape(unescape(text))
+
+
+def excerpt(text: str, value: str) -> str:
+    """The text around the first form of ``value`` found in ``text``."""
+    for shown in unescaped(text):
+        for form in encodings(value):
+            if form in shown:
+                at = shown.find(form)
+                return repr(shown[max(0, at - 200):at + len(form) + 40])
+    return ""
 
 
 def test_migration_logs_mask_secrets(tmp_path: Path) -> None:
@@ -97,6 +275,100 @@ def test_migration_logs_mask_secrets(tmp_path: Path) -> None:
     log.write(f"failed: key {API_KEY} rejected by host=db password={DSN_PASSWORD}")
     text = log.path.read_text()
     assert API_KEY not in text and DSN_PASSWORD not in text and "password=***" in text
+
+
+def test_redactor_masks_every_form_a_known_value_is_shown_in() -> None:
+    redact = Redactor([*SECRETS.values(), "pässwörd-ünïcode"])
+    for value in [*SECRETS.values(), "pässwörd-ünïcode"]:
+        for form in encodings(value):
+            assert redact(f"<{form}>") == "<***>", form
+
+
+def test_credential_fields_are_masked_inside_json_strings_and_python_reprs() -> None:
+    redact = Redactor()
+    inner = json.dumps({"password": 'hunter2"x', "user": "ada", "X-Api-Key": "k-123"})
+    assert redact(json.dumps({"echo": inner})) == json.dumps(
+        {"echo": json.dumps({"password": "***", "user": "ada", "X-Api-Key": "***"})})
+    shown = {"Cookie": "sid=abc", "client_secret": "s3", "token_type": "bearer", "Accept": "*/*"}
+    assert redact(repr(shown)) == repr({**shown, "Cookie": "***", "client_secret": "***"})
+
+
+def test_redactor_learns_values_while_the_gates_run() -> None:
+    redact = Redactor()
+    saved = SECRETS["value saved from a response"]
+    text = f"GET /items/{quote(saved)}"
+    assert redact(text) == text  # remembered unmasked
+    redact.learn([saved])
+    assert redact(text) == "GET /items/***"
+    with pytest.raises(ValueError, match="a secret of 3 characters is too short to mask safely"):
+        redact.learn(["abc"])
+    values = [f"learned-{i:03d}-value" for i in range(64)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda v: (redact(v), redact.learn([v]), redact(v)), values))
+    assert [redact(v) for v in values] == ["***"] * len(values)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("DEMO_API_KEY", "abc", "a secret of 3 characters"),
+        ("DEMO_STAGING_DSN", "host=db password=pw1", "its password of 3 characters"),
+    ],
+)
+def test_secret_too_short_to_mask_is_a_usage_error(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str, value: str, problem: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    project.makepyfile(test_ok="def test_ok(target): pass")
+    result = run(project, "--target=staging")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in result.stderr.lines if line] == [
+        f"ERROR: {project.path / 'runbook.yaml'}: environment variable {name}: {problem} is too "
+        "short to mask safely (the minimum is 8); set a longer value"]
+
+
+def test_collection_errors_are_masked(project: pytest.Pytester) -> None:
+    project.makepyfile(test_broken="import os\nraise RuntimeError(os.environ['DEMO_API_KEY'])\n")
+    result = run(project, "--target=staging", "--showlocals")
+    result.stdout.fnmatch_lines(["*RuntimeError: ****"])
+    assert API_KEY not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.fixture
+def login_service() -> Iterator[str]:
+    """A service on 127.0.0.1 whose every POST answers with a session, a pin and a user id."""
+
+    class Login(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            payload = json.dumps({"session": "sess-0042-long", "pin": 123, "user": {"id": 7}})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload.encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Login)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_saved_values_are_secrets_unless_public(login_service: str) -> None:
+    redact = Redactor()
+    flow = FlowRun(Http(login_service), connect=lambda: None, redactor=redact)
+    login = Request.model_validate(
+        {"post": "/login", "save": {"session": "$.session", "pin": "$.pin"}, "public": ["pin"]})
+    assert flow.run(Flow(steps=[login])) == []
+    assert redact(repr(flow.saved)) == "{'session': '***', 'pin': 123}"
+    for saved, length in (("$.pin", 3), ("$.user", 1)):  # 123; {"id": 7}
+        secret_pin = Request.model_validate({"post": "/login", "save": {"pin": saved}})
+        assert flow.run(Flow(steps=[secret_pin])) == [
+            f"step 1 (POST /login): cannot save pin: a secret of {length} characters is too "
+            "short to mask safely (the minimum is 8); if it is no secret, list it in the step's "
+            "public: [pin]"]
 
 
 def test_live_gates_run_read_only(project: pytest.Pytester) -> None:

@@ -21,9 +21,10 @@ from typing import Any
 import psycopg
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
+
 from deploy_gates.fixtures.ephemeral import Server
 from deploy_gates.migrate import discover, up
-from prometheus_client.parser import text_string_to_metric_families
 
 REPO = Path(__file__).resolve().parents[1]
 MIGRATIONS = REPO / "examples" / "tascade" / "migrations"

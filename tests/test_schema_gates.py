@@ -6,6 +6,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from deploy_gates.spec.runbook import Schema
 from deploy_gates.verify.catalog import diff, read_catalog
 from deploy_gates.verify.expectations import Expected, expected_objects, normalize_type

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from deploy_gates.spec.runbook import load_runbook
 from deploy_gates.spec.yamlsource import SpecError
 
@@ -58,6 +59,20 @@ def test_column_shorthand_is_a_type(tmp_path: Path) -> None:
          ":6: logs.absent: Value error, 'col(umn' is not a regular expression: missing )"),
         (HEAD + "targets: {}\nprometheus:\n  p95: {query: up, expect: below 3}\n",
          ":5: prometheus.p95.expect: String should match pattern"),
+        (HEAD + "targets: {}\nhealth:\n  - {get: /h, headers: {X-Api-Key: abc}}\n",
+         ":5: health.0.headers.X-Api-Key: a secret of 3 characters is too short to mask safely "
+         "(the minimum is 8)"),
+        (HEAD + "targets: {}\nsmoke:\n  f:\n    steps:\n      - post: /login\n"
+                "        json: {user: {name: ada, password: pw-1}}\n",
+         ":8: smoke.f.steps.0.json.user.password: a secret of 4 characters is too short"),
+        (HEAD + "targets: {}\nhealth:\n  - {get: /h, headers: {Authorization: Basic abc}}\n",
+         ":5: health.0.headers.Authorization: a secret of 3 characters is too short"),
+        (HEAD + "targets:\n  r:\n    kind: ephemeral\n    start: {command: [x], env: {DB_PASSWORD: "
+                "short}}\n",
+         ":6: targets.r.start.env.DB_PASSWORD: a secret of 5 characters is too short"),
+        (HEAD + "targets: {}\nsmoke:\n  f:\n    steps:\n      - {get: /a, save: {id: $.id}, "
+                "public: [job]}\n",
+         ":7: smoke.f.steps.0: Value error, public: 'job' is not saved by this step (save: id)"),
         ("- just\n- a list\n", ":1: a runbook spec is a mapping"),
         ("", ": runbook spec is empty"),
     ],

@@ -9,9 +9,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from deploy_gates.verify.http import Http, HttpError
 from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Sample
+
+from deploy_gates.verify.http import Http, HttpError
 
 SERIES_SUFFIXES = {
     "counter": ("_total",),

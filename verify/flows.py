@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+
+from deploy_gates.redact import Redactor, secret_problem
 from deploy_gates.spec.sections import Flow, MetricStep, Request, SqlStep, Step
 from deploy_gates.verify.compare import MISSING, lookup, subset_problems, value_problem
 from deploy_gates.verify.exposition import ExpositionError, scrape
@@ -26,10 +28,12 @@ class StepFailed(Exception):
 
 @dataclass
 class FlowRun:
-    """One run of a flow: the values saved so far and the evidence of every step."""
+    """One run of a flow: the values saved so far and the evidence of every step. Saved values
+    that are not public are secrets: ``redactor`` masks them from the moment they are saved."""
 
     http: Http
     connect: Callable[[], psycopg.Connection]
+    redactor: Redactor
     metrics_path: str = "/metrics"
     saved: dict[str, Any] = field(default_factory=dict)
     evidence: list[tuple[str, str]] = field(default_factory=list)
@@ -99,14 +103,28 @@ class FlowRun:
             raise StepFailed("; ".join(found))
         if req.body or req.save:
             data = answer.json()
+            values = {name: lookup(data, path) for name, path in req.save.items()}
+            self._keep_secret({n: v for n, v in values.items() if n not in req.public})
             problems = subset_problems(self.fill(req.body), data)
             if problems:
                 raise StepFailed("body: " + "; ".join(problems))
-            for name, path in req.save.items():
-                value = lookup(data, path)
+            for name, value in values.items():
                 if value is MISSING:
-                    raise StepFailed(f"cannot save {name}: {path} is not in the answer")
+                    raise StepFailed(f"cannot save {name}: {req.save[name]} is not in the answer")
                 self.saved[name] = value
+
+    def _keep_secret(self, values: dict[str, Any]) -> None:
+        """Have the redactor mask these saved values (every string and number in them) before
+        anything shows them; a value too short to mask safely fails the step."""
+        for name, value in values.items():
+            secrets = [text for leaf in _leaves(value) if (text := str(leaf))]
+            problem = next(filter(None, map(secret_problem, secrets)), None)
+            if problem:
+                raise StepFailed(
+                    f"cannot save {name}: {problem}; if it is no secret, "
+                    f"list it in the step's public: [{name}]"
+                )
+            self.redactor.learn(secrets)
 
     def sql(self, step: SqlStep) -> None:
         """Poll the query until its first row matches, or the window closes."""
@@ -174,6 +192,15 @@ class FlowRun:
         if name not in self.saved:
             raise StepFailed(f"{{{name}}} is not saved by an earlier step")
         return self.saved[name]
+
+
+def _leaves(value: Any) -> list[Any]:
+    """The strings and numbers in a saved value (a scalar, or JSON lists and objects)."""
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value] if isinstance(value, str | int | float) and not isinstance(value, bool) else []
 
 
 def describe(step: Step) -> str:

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import psycopg
 import pytest
+
 from deploy_gates.migrate import MigrationError, MigrationFile, MigrationLog
 from deploy_gates.spec.runbook import Runbook
 from deploy_gates.verify.catalog import Catalog, qualified, snapshot

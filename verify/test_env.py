@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from deploy_gates.fixtures.targets import Target, known_runbook, parametrize_per_target
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.verify.outcome import require

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from deploy_gates.fixtures.targets import Target, known_runbook
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.spec.runbook import Runbook

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from deploy_gates.fixtures.targets import known_runbook
+from deploy_gates.redact import Redactor
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.spec.sections import Flow, Request
 from deploy_gates.verify.flows import FlowRun, describe
@@ -19,8 +21,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("check", checks, ids=[describe(c) for c in checks])
 
 
-def test_health(check: Request, http: Http, evidence: GateEvidence) -> None:
-    run = FlowRun(http, connect=_no_database)
+def test_health(
+    check: Request, http: Http, evidence: GateEvidence, redactor: Redactor
+) -> None:
+    run = FlowRun(http, connect=_no_database, redactor=redactor)
     problems = run.run(Flow(steps=[check], destructive=False))
     evidence.extend(run.evidence)
     require(problems and problems[0].removeprefix(f"step 1 ({describe(check)}): "))

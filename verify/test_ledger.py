@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from deploy_gates.fixtures.targets import Target, known_runbook
 from deploy_gates.migrate import MigrationFile
 from deploy_gates.spec.runbook import Runbook

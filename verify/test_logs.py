@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from deploy_gates.fixtures.targets import known_runbook
 from deploy_gates.redact import Redactor
 from deploy_gates.reports.evidence import GateEvidence

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from deploy_gates.fixtures.targets import known_runbook
 from deploy_gates.migrate import duplicate_versions
 from deploy_gates.spec.runbook import Runbook

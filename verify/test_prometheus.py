@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+
 from deploy_gates.fixtures.targets import known_runbook
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.spec.sections import PromQuery

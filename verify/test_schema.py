@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+
 from deploy_gates.fixtures.targets import known_runbook
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.verify.catalog import Catalog

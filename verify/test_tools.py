@@ -4,6 +4,7 @@ enough. The host is reached with pytest-testinfra."""
 from __future__ import annotations
 
 import pytest
+
 from deploy_gates.fixtures.hostside import host_spec
 from deploy_gates.fixtures.targets import Target, known_runbook
 from deploy_gates.reports.evidence import GateEvidence

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationError
+
+from deploy_gates.spec.credentials import check_spec_literals
 from deploy_gates.spec.sections import (
     EnvManifest,
     EnvName,
@@ -18,7 +21,6 @@ from deploy_gates.spec.sections import (
     Strict,
 )
 from deploy_gates.spec.yamlsource import SpecError, load_with_lines, validation_message
-from pydantic import BeforeValidator, ConfigDict, Field, ValidationError
 
 Provider = Literal["auto", "embedded", "local", "testcontainers", "dsn"]
 Identifier = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?$")]
@@ -156,7 +158,7 @@ class Runbook(Strict):
             tokens = (getattr(target, key, None) for key in TOKEN_ENV_KEYS)
             names.update(n for n in (target.dsn_env, *tokens) if n)
         if self.ticket:
-            names.update(n for n in (self.ticket.token_env, self.ticket.user_env) if n)
+            names.add(self.ticket.token_env)  # user_env names an account, not a credential
         requests = [
             *self.health,
             *(s for f in self.smoke.values() for s in [*f.steps, *f.finally_]),
@@ -181,6 +183,7 @@ def load_runbook(path: Path) -> Runbook:
     _check_steps(path, spec, lines)
     _check_version_from(path, spec, lines)
     _check_env_targets(path, spec, lines)
+    check_spec_literals(path, spec, lines)
     if spec.grafana is not None:
         spec = spec.model_copy(
             update={

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from deploy_gates.verify.compare import COMPARISON
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -16,6 +15,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from deploy_gates.verify.compare import COMPARISON
 
 METHODS = ("get", "post", "put", "patch", "delete", "head")
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -46,7 +47,8 @@ class Request(Strict):
     """One HTTP request and what its answer must be (a health gate, or a step of a flow).
 
     The method is the key: ``get: /health``. Values saved by earlier steps are used as
-    ``{name}`` in the path, headers, query and JSON body.
+    ``{name}`` in the path, headers, query and JSON body. Saved values are secrets, masked in
+    every output, except the ones ``public`` names.
     """
 
     method: str
@@ -62,6 +64,7 @@ class Request(Strict):
     within: Seconds | None = None
     timeout: Annotated[float, BeforeValidator(_seconds), Field(gt=0)] = 30.0
     save: dict[str, str] = {}
+    public: list[str] = []
 
     @model_validator(mode="before")
     @classmethod
@@ -74,6 +77,16 @@ class Request(Strict):
         data = dict(data)
         data["method"], data["path"] = given[0].upper(), data.pop(given[0])
         return data
+
+    @model_validator(mode="after")
+    def _public_is_saved(self) -> Request:
+        unsaved = [name for name in self.public if name not in self.save]
+        if unsaved:
+            raise ValueError(
+                f"public: {unsaved[0]!r} is not saved by this step "
+                f"(save: {', '.join(self.save) or 'nothing'})"
+            )
+        return self
 
 
 class SqlStep(Strict):
