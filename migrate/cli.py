@@ -8,6 +8,8 @@ from pathlib import Path
 
 from migrate.apply import plan, up
 from migrate.cli_common import (
+    CliParser,
+    add_lock_timeout,
     add_target_args,
     folder,
     ledger_table,
@@ -22,7 +24,7 @@ from migrate.status import StatusEntry, status
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m migrate``."""
-    parser = argparse.ArgumentParser(prog="migrate", description="Apply SQL migration files.")
+    parser = CliParser(prog="migrate", description="Apply SQL migration files.")
     add_target_args(parser)
     parser.add_argument("--dir", type=Path, help="migrations directory (default: the spec's)")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -32,10 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--through", metavar="FILE", help="stop after this migration file")
         sub.add_argument("--allow-out-of-order", action="store_true",
                          help="apply pending files older than the newest applied one")
-    commands.choices["up"].add_argument(
-        "--lock-timeout", type=float, default=60.0, metavar="SECONDS",
-        help="give up waiting for locks after this long (%(default)s)",
-    )
+    add_lock_timeout(commands.choices["up"])
     return parser
 
 

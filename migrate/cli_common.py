@@ -8,11 +8,42 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from migrate.errors import MigrationError
 from verify.safety import permission_problem
 from verify.spec import EphemeralTarget, Migrations, load_runbook
 from verify.yamlsource import SpecError
+
+MAX_LOCK_TIMEOUT_S = 3600.0
+"""The longest ``--lock-timeout``: a migration never waits more than an hour for a lock."""
+
+
+class CliParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line: ``prog: message``, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def lock_timeout(text: str) -> float:
+    """``--lock-timeout SECONDS``: a finite number of seconds, more than 0, at most an hour."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= MAX_LOCK_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds from 0 to {MAX_LOCK_TIMEOUT_S:g}"
+        )
+    return seconds
+
+
+def add_lock_timeout(parser: argparse.ArgumentParser) -> None:
+    """``--lock-timeout SECONDS`` (default 60) for the commands that take locks."""
+    parser.add_argument("--lock-timeout", type=lock_timeout, default=60.0, metavar="SECONDS",
+                        help="give up waiting for locks after this long (%(default)s; at most "
+                        f"{MAX_LOCK_TIMEOUT_S:g})")
 
 
 @dataclass(frozen=True)

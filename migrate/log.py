@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from migrate.errors import MigrationError
+from migrate.outputs import directory_problem
 from verify.redact import redact_text
 
 
@@ -32,7 +34,9 @@ class MigrationLog:
         cls, report_dir: Path, prefix: str, scrub: Callable[[str], str] = redact_text
     ) -> MigrationLog:
         """A new log at ``<report_dir>/<prefix>-<UTC timestamp>.log``."""
-        report_dir.mkdir(parents=True, exist_ok=True)
+        problem = directory_problem(report_dir)
+        if problem:
+            raise MigrationError(f"report folder {report_dir}: {problem}")
         path = report_dir / f"{prefix}-{file_timestamp()}.log"
         path.touch()
         return cls(path, scrub)

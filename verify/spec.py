@@ -36,6 +36,8 @@ class EphemeralTarget(Strict):
     version_from: str | None = None
 
 
+MAX_STATEMENT_TIMEOUT_MS = 3_600_000
+"""The longest statement timeout of a live target's sessions (1 h)."""
 TOKEN_ENV_KEYS = ("grafana_token_env", "prometheus_token_env")
 """Keys of a live target that name the environment variable of a token."""
 
@@ -46,7 +48,7 @@ class LiveTarget(Strict):
     kind: Literal["live"]
     dsn_env: str
     protected: bool = False
-    statement_timeout_ms: Annotated[int, Field(gt=0)] = 5000
+    statement_timeout_ms: Annotated[int, Field(gt=0, le=MAX_STATEMENT_TIMEOUT_MS)] = 5000
     base_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
     prometheus_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
     prometheus_token_env: EnvName | None = None
