@@ -12,7 +12,7 @@ from migrate.cli_common import (
     add_lock_timeout,
     add_target_args,
     folder,
-    ledger_table,
+    ledger_settings,
     require_permission,
     resolve_target,
     run_command,
@@ -59,20 +59,20 @@ def format_status(rows: list[StatusEntry]) -> str:
 def execute(args: argparse.Namespace) -> None:
     """Run the chosen subcommand."""
     target = resolve_target(args)
-    dsn, table = target.dsn, ledger_table(args, target)
+    dsn, ledger = target.dsn, ledger_settings(args, target)
     files = discover(folder(args.dir, target, "dir", "--dir"))
     if args.command == "status":
-        print(format_status(status(dsn, files, ledger_table=table)))
+        print(format_status(status(dsn, files, ledger=ledger)))
         return
     if args.command == "plan":
-        pending = plan(dsn, files, through=args.through, ledger_table=table,
+        pending = plan(dsn, files, through=args.through, ledger=ledger,
                        allow_out_of_order=args.allow_out_of_order)
         print("\n".join(f.name for f in pending) if pending else "nothing pending")
         return
     require_permission(args, target)
     log = MigrationLog.create(Path(args.report_dir), "migrate")
     print(f"log: {log.path}")
-    applied = up(dsn, files, through=args.through, ledger_table=table,
+    applied = up(dsn, files, through=args.through, ledger=ledger,
                  allow_out_of_order=args.allow_out_of_order, lock_timeout_s=args.lock_timeout,
                  log=log, echo=print)
     print(f"{len(applied)} migration(s) applied" if applied else "nothing pending")

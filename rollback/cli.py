@@ -11,7 +11,7 @@ from migrate.cli_common import (
     add_lock_timeout,
     add_target_args,
     folder,
-    ledger_table,
+    ledger_settings,
     require_permission,
     resolve_target,
     run_command,
@@ -60,7 +60,7 @@ def run_down(args: argparse.Namespace, target: CliTarget) -> None:
     dsn = target.dsn
     files = discover(folder(args.dir, target, "dir", "--dir"))
     down_dir = folder(args.down_dir, target, "down_dir", "--down-dir")
-    options = {"to": args.to, "ledger_table": ledger_table(args, target)}
+    options = {"to": args.to, "ledger": ledger_settings(args, target)}
     if args.dry_run:
         down(dsn, files, down_dir, dry_run=True, echo=print, **options)
         return

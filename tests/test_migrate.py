@@ -25,6 +25,7 @@ from migrate import (
 )
 from migrate.lock import lock_key
 from tests.dbtools import ledger, query, tables, write
+from verify.spec import Ledger
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -268,12 +269,12 @@ def test_ledger_shape_is_checked(fresh_dsn: str, tmp_path: Path) -> None:
                      " applied_at timestamptz NOT NULL DEFAULT now())")
         conn.execute("INSERT INTO app_migrations (version) VALUES ('0001_a.sql')")
         conn.execute("CREATE TABLE broken_ledger (version text)")
-    entries = status(fresh_dsn, files, ledger_table="app_migrations")
+    entries = status(fresh_dsn, files, ledger=Ledger(table="app_migrations"))
     assert [(e.name, e.state) for e in entries] == [("0001_a.sql", "applied"), ("0002_b.sql", "pending")]
     with pytest.raises(MigrationError, match=r"app_migrations .*name, checksum, execution_ms, success"):
-        up(fresh_dsn, files, ledger_table="app_migrations")
+        up(fresh_dsn, files, ledger=Ledger(table="app_migrations"))
     with pytest.raises(MigrationError, match=r"broken_ledger .*lacks column\(s\) applied_at"):
-        status(fresh_dsn, files, ledger_table="broken_ledger")
+        status(fresh_dsn, files, ledger=Ledger(table="broken_ledger"))
 
 
 def test_concurrent_runners_apply_each_file_once(fresh_dsn: str, tmp_path: Path) -> None:
@@ -305,7 +306,7 @@ def test_lock_wait_times_out_with_a_clear_message(fresh_dsn: str, tmp_path: Path
     write(tmp_path, {"0001_a.sql": "CREATE TABLE a ();"})
     lines: list[str] = []
     with psycopg.connect(fresh_dsn, autocommit=True) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", (lock_key("schema_migrations"),))
+        holder.execute("SELECT pg_advisory_lock(%s)", (lock_key("public.schema_migrations"),))
         pid = holder.info.backend_pid
         with pytest.raises(MigrationError, match=rf"still held by pid {pid} after 0.5 s"):
             up(fresh_dsn, discover(tmp_path), lock_timeout_s=0.5, echo=lines.append)
@@ -320,7 +321,7 @@ def test_killed_lock_holder_leaves_no_stale_lock(fresh_dsn: str, tmp_path: Path)
             "import sys, time, psycopg\n"
             "from migrate import migration_lock\n"
             "conn = psycopg.connect(sys.argv[1], autocommit=True, connect_timeout=5)\n"
-            "with migration_lock(conn, 'schema_migrations', timeout_s=5):\n"
+            "with migration_lock(conn, 'public.schema_migrations', timeout_s=5):\n"
             "    print('locked', flush=True)\n"
             "    time.sleep(60)\n"
         ), fresh_dsn],
@@ -335,7 +336,7 @@ def test_killed_lock_holder_leaves_no_stale_lock(fresh_dsn: str, tmp_path: Path)
         holder.wait(10)
     assert [a.name for a in up(fresh_dsn, discover(tmp_path), lock_timeout_s=10)] == ["0001_a.sql"]
     with psycopg.connect(fresh_dsn, autocommit=True) as conn, migration_lock(
-        conn, "schema_migrations", timeout_s=1
+        conn, "public.schema_migrations", timeout_s=1
     ):
         pass
 

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from migrate import MigrationError, MigrationFile, MigrationLog
-from verify.catalog import Catalog, qualified, snapshot
+from verify.catalog import Catalog, snapshot
 from verify.expectations import Expected, expected_objects
 from verify.outcome import fail_gate
 from verify.release import split_at_baseline
@@ -58,11 +58,6 @@ class Rehearsal:
     def log(self, phase: str) -> MigrationLog:
         """A migration log in the report directory for one phase of the rehearsal."""
         return MigrationLog.create(self.report_dir, f"{self.label}-{phase}", self.scrub)
-
-    @property
-    def ignored_tables(self) -> frozenset[str]:
-        """The ledger table is bookkeeping, not schema: fingerprints leave it out."""
-        return frozenset({qualified(self.runbook.migrations.ledger.table)})
 
     def required_extensions(self) -> set[str]:
         """Extensions the spec names or any migration creates."""

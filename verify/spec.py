@@ -22,7 +22,9 @@ from verify.sections import (
 from verify.yamlsource import SpecError, load_with_lines, validation_message
 
 Provider = Literal["auto", "embedded", "local", "testcontainers", "dsn"]
-Identifier = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?$")]
+IDENTIFIER = r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?$"
+"""A name, or ``schema.name``, as the spec writes schema objects."""
+Identifier = Annotated[str, Field(min_length=1, pattern=IDENTIFIER)]
 
 
 class EphemeralTarget(Strict):
@@ -61,7 +63,8 @@ Target = Annotated[EphemeralTarget | LiveTarget, Field(discriminator="kind")]
 
 
 class Ledger(Strict):
-    """The table that records applied migrations, and which columns say what."""
+    """The table that records applied migrations (``name`` in the default schema, or
+    ``schema.name``), and which columns say what."""
 
     table: Identifier = "schema_migrations"
     version_column: Identifier = "version"
