@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from migrate.errors import MigrationError
-from migrate.outputs import directory_problem
+from migrate.outputs import directory_problem, new_file
 from verify.redact import redact_text
 
 
@@ -33,12 +33,16 @@ class MigrationLog:
     def create(
         cls, report_dir: Path, prefix: str, scrub: Callable[[str], str] = redact_text
     ) -> MigrationLog:
-        """A new log at ``<report_dir>/<prefix>-<UTC timestamp>.log``."""
+        """A new log at ``<report_dir>/<prefix>-<UTC timestamp>.log`` (``...Z-2.log`` for the
+        second run of that second, and so on): each run writes its own."""
         problem = directory_problem(report_dir)
         if problem:
             raise MigrationError(f"report folder {report_dir}: {problem}")
-        path = report_dir / f"{prefix}-{file_timestamp()}.log"
-        path.touch()
+        try:
+            path = new_file(report_dir, f"{prefix}-{file_timestamp()}", ".log")
+        except OSError as exc:
+            raise MigrationError(f"report folder {report_dir}: cannot create the run log: "
+                                 f"{exc.strerror or exc}") from None
         return cls(path, scrub)
 
     def write(self, event: str) -> None:

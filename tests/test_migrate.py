@@ -356,6 +356,29 @@ def test_log_file_records_the_run(fresh_dsn: str, tmp_path: Path) -> None:
     assert all(line[:4].isdigit() and line[23] == "Z" for line in lines)
 
 
+def test_concurrent_migrate_runs_each_write_their_own_log(fresh_dsn: str, tmp_path: Path) -> None:
+    write(tmp_path / "m", {"0001_a.sql": "CREATE TABLE a ();\nSELECT pg_sleep(0.2);"})
+    command = [sys.executable, "-m", "migrate", "--dsn-env", "MIGRATE_TEST_DSN", "--dir",
+               str(tmp_path / "m"), "--report-dir", str(tmp_path / "logs"), "up"]
+    runs = [subprocess.Popen(command, cwd=REPO, env={**os.environ, "MIGRATE_TEST_DSN": fresh_dsn},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(3)]
+    outputs = [run.communicate(timeout=60) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], outputs
+    logs = list((tmp_path / "logs").glob("migrate-*.log"))
+    assert len(logs) == 3, [p.name for p in logs]
+    assert [p.read_text().count("run start: up on ") for p in logs] == [1, 1, 1]
+    assert sorted(p.read_text().count("applying 0001_a.sql ... ok") for p in logs) == [0, 0, 1]
+    printed = {out.split("log: ", 1)[1].splitlines()[0] for out, _ in outputs}
+    assert printed == {str(p) for p in logs}
+
+
+def test_logs_created_in_the_same_second_are_distinct(tmp_path: Path) -> None:
+    paths = [MigrationLog.create(tmp_path, "migrate").path for _ in range(3)]
+    assert len(set(paths)) == 3
+    assert all(p.name.startswith("migrate-") and p.suffix == ".log" for p in paths)
+
+
 def test_cli_status_plan_up(fresh_dsn: str, tmp_path: Path) -> None:
     write(tmp_path / "m", {"0001_a.sql": "CREATE TABLE a ();", "0002_b.sql": "CREATE TABLE b ();"})
     common = ["--dsn-env", "MIGRATE_TEST_DSN", "--dir", str(tmp_path / "m"),
