@@ -325,6 +325,17 @@ def test_report_that_cannot_be_written_is_one_line_and_the_run_goes_on(
     assert len(list((project.path / "out").glob("*.md"))) == 1
 
 
+def test_migrate_run_log_in_an_unusable_folder_is_one_line(fresh_dsn: str, tmp_path: Path) -> None:
+    write(tmp_path / "m", {"0001_a.sql": "CREATE TABLE a ();"})
+    done = cli("migrate", "--dsn-env", "HOSTILE_DSN", "--dir", str(tmp_path / "m"),
+               "--report-dir", "/dev/null/reports", "up", env={"HOSTILE_DSN": fresh_dsn})
+    assert done.returncode == 1
+    assert one_line(done.stderr, "migrate: ") == (
+        "migrate: report folder /dev/null/reports: cannot create it: Not a directory"
+    )
+    assert query(fresh_dsn, "SELECT to_regclass('a') IS NULL") == [(True,)]
+
+
 def test_backup_to_an_unwritable_path_is_one_line(fresh_dsn: str) -> None:
     done = cli("rollback", "--dsn-env", "HOSTILE_DSN", "backup", "--out", "/dev/null/x.dump",
                env={"HOSTILE_DSN": fresh_dsn})

@@ -37,7 +37,8 @@ FILE_TYPES = {
 
 
 class SpecError(Exception):
-    """A runbook spec that cannot be used; the message names the file, key path and line."""
+    """A runbook spec or waivers file that cannot be used; the message names the file, the line
+    and, when known, the key path."""
 
 
 def load_with_lines(path: Path, kind: str = "runbook spec") -> tuple[Any, dict[KeyPath, int]]:
@@ -48,7 +49,7 @@ def load_with_lines(path: Path, kind: str = "runbook spec") -> tuple[Any, dict[K
     text = read_text(path, kind)
     loader = LOADER(text)
     try:
-        _check_size(yaml.parse(text, Loader=LOADER), path, kind)
+        _check_limits(yaml.parse(text, Loader=LOADER), path, kind)
         node = loader.get_single_node()
         if node is None:
             raise SpecError(f"{path}: {kind} is empty")
@@ -100,7 +101,7 @@ class _Open:
     deepest: int
 
 
-def _check_size(events: Iterator[yaml.Event], path: Path, kind: str) -> None:
+def _check_limits(events: Iterator[yaml.Event], path: Path, kind: str) -> None:
     """Count nodes, aliases and depth from the parser's events, aliases expanded, and refuse a
     document beyond the limits before its node graph is built. Each anchor's expanded size and
     height are remembered, so a bomb of nested aliases is measured in one pass over its text."""
