@@ -28,7 +28,7 @@ from deploy_gates.fixtures.ephemeral.local import find_bin_dir  # noqa: E402
 from deploy_gates.migrate import MigrationFile, up  # noqa: E402
 from deploy_gates.rollback import backup, down, restore  # noqa: E402
 from deploy_gates.spec.runbook import Runbook, load_runbook  # noqa: E402
-from deploy_gates.verify.catalog import Catalog, diff, qualified, snapshot  # noqa: E402
+from deploy_gates.verify.catalog import Catalog, diff, snapshot  # noqa: E402
 from deploy_gates.verify.expectations import Expected, expected_objects, normalize_type  # noqa: E402
 from deploy_gates.verify.rehearsal import release_expectations  # noqa: E402
 from deploy_gates.verify.release import split_at_baseline  # noqa: E402
@@ -197,25 +197,25 @@ def rehearsal_in_process(runbook: Runbook, folder: Path) -> None:
     stopped here: baseline, backup, up, present, down, gone and baseline schema back, up,
     present, backup restored to the baseline schema. No pytest, no reports or logs."""
     baseline, release = split_at_baseline(runbook)
-    ledger, down_dir = runbook.migrations.ledger.table, runbook.migrations.down_dir
-    expected, ignored = release_expectations(runbook), frozenset({qualified(ledger)})
+    ledger, down_dir = runbook.migrations.ledger, runbook.migrations.down_dir
+    expected = release_expectations(runbook)
     server = start_server("embedded")
     try:
         dsn = server.create_database("rehearsal")
-        up(dsn, baseline, ledger_table=ledger)
-        before = schema(dsn, runbook).fingerprint(ignored)
+        up(dsn, baseline, ledger=ledger)
+        before = schema(dsn, runbook).fingerprint()
         dump = backup(dsn, folder / "baseline.dump").path
-        up(dsn, baseline + release, ledger_table=ledger)
+        up(dsn, baseline + release, ledger=ledger)
         prove(expected, schema(dsn, runbook), present=True)
-        down(dsn, baseline + release, down_dir, to=baseline[-1].name, ledger_table=ledger)
+        down(dsn, baseline + release, down_dir, to=baseline[-1].name, ledger=ledger)
         after = schema(dsn, runbook)
         prove(expected, after, present=False)
-        same(before, after.fingerprint(ignored))
-        up(dsn, baseline + release, ledger_table=ledger)
+        same(before, after.fingerprint())
+        up(dsn, baseline + release, ledger=ledger)
         prove(expected, schema(dsn, runbook), present=True)
         restored = server.create_database("restored")
         restore(dump, restored)
-        same(before, schema(restored, runbook).fingerprint(ignored))
+        same(before, schema(restored, runbook).fingerprint())
     finally:
         server.stop()
 

@@ -8,15 +8,24 @@ from dataclasses import dataclass
 
 import psycopg
 
-from deploy_gates.migrate import ledger
 from deploy_gates.migrate.checks import select_pending
 from deploy_gates.migrate.db import session
 from deploy_gates.migrate.errors import MigrationError
 from deploy_gates.migrate.execute import StatementError, elapsed_ms, run_statements
 from deploy_gates.migrate.files import MigrationFile
+from deploy_gates.migrate.ledger import (
+    DEFAULT_SETTINGS,
+    LedgerTable,
+    ensure,
+    locate,
+    mark_succeeded,
+    read,
+    record,
+)
 from deploy_gates.migrate.lock import migration_lock, set_lock_timeout
 from deploy_gates.migrate.log import MigrationLog, Reporter
 from deploy_gates.redact import redact_dsn
+from deploy_gates.spec.runbook import Ledger
 
 
 @dataclass(frozen=True)
@@ -37,19 +46,19 @@ def plan(
     files: list[MigrationFile],
     *,
     through: str | None = None,
-    ledger_table: str = "schema_migrations",
+    ledger: Ledger = DEFAULT_SETTINGS,
     allow_out_of_order: bool = False,
 ) -> list[MigrationFile]:
     """The files ``up`` would apply now, after the same safety checks; changes nothing."""
     with session(dsn) as conn:
-        table = ledger.locate(conn, ledger_table)
-        rows = ledger.read(conn, table, require=ledger.FULL_COLUMNS)
+        table = locate(conn, ledger)
+        rows = read(conn, table, full=True)
     return select_pending(
         files, rows, ledger=str(table), through=through, allow_out_of_order=allow_out_of_order
     )
 
 
-def _apply(conn: psycopg.Connection, table: ledger.Ledger, file: MigrationFile) -> int:
+def _apply(conn: psycopg.Connection, table: LedgerTable, file: MigrationFile) -> int:
     """Run ``file`` and record it; return its execution time in ms."""
     statements = file.statements()
     start = time.monotonic()
@@ -58,13 +67,13 @@ def _apply(conn: psycopg.Connection, table: ledger.Ledger, file: MigrationFile) 
             with conn.transaction():
                 run_statements(conn, file.name, statements)
                 elapsed = elapsed_ms(start)
-                ledger.record(conn, table, file, success=True, execution_ms=elapsed)
+                record(conn, table, file, success=True, execution_ms=elapsed)
         except StatementError as exc:
             raise MigrationError(
                 f"{exc}; nothing from this file was applied, ledger unchanged"
             ) from exc
         return elapsed
-    ledger.record(conn, table, file, success=False, execution_ms=None)
+    record(conn, table, file, success=False, execution_ms=None)
     try:
         run_statements(conn, file.name, statements)
     except StatementError as exc:
@@ -78,7 +87,7 @@ def _apply(conn: psycopg.Connection, table: ledger.Ledger, file: MigrationFile) 
             "database, then delete that ledger row to retry"
         ) from exc
     elapsed = elapsed_ms(start)
-    ledger.mark_succeeded(conn, table, file.name, elapsed)
+    mark_succeeded(conn, table, file.name, elapsed)
     return elapsed
 
 
@@ -87,7 +96,7 @@ def up(
     files: list[MigrationFile],
     *,
     through: str | None = None,
-    ledger_table: str = "schema_migrations",
+    ledger: Ledger = DEFAULT_SETTINGS,
     allow_out_of_order: bool = False,
     lock_timeout_s: float = 60,
     log: MigrationLog | None = None,
@@ -98,25 +107,25 @@ def up(
     report.record(f"run start: up on {redact_dsn(dsn)} from {_directory_of(files)}")
     applied: list[AppliedMigration] = []
     try:
-        with (
-            session(dsn) as conn,
-            migration_lock(conn, ledger_table, timeout_s=lock_timeout_s, progress=report.progress),
-        ):
-            set_lock_timeout(conn, lock_timeout_s)
-            table = ledger.locate(conn, ledger_table)
-            rows = ledger.ensure(conn, table)
-            pending = select_pending(
-                files, rows, ledger=str(table), through=through,
-                allow_out_of_order=allow_out_of_order,
-            )
-            for file in pending:
-                try:
-                    elapsed = _apply(conn, table, file)
-                except MigrationError:
-                    report.progress(f"applying {file.name} ... failed")
-                    raise
-                report.progress(f"applying {file.name} ... ok ({elapsed} ms)")
-                applied.append(AppliedMigration(file.name, elapsed))
+        with session(dsn) as conn:
+            table = locate(conn, ledger)
+            with migration_lock(
+                conn, str(table), timeout_s=lock_timeout_s, progress=report.progress
+            ):
+                set_lock_timeout(conn, lock_timeout_s)
+                rows = ensure(conn, table)
+                pending = select_pending(
+                    files, rows, ledger=str(table), through=through,
+                    allow_out_of_order=allow_out_of_order,
+                )
+                for file in pending:
+                    try:
+                        elapsed = _apply(conn, table, file)
+                    except MigrationError:
+                        report.progress(f"applying {file.name} ... failed")
+                        raise
+                    report.progress(f"applying {file.name} ... ok ({elapsed} ms)")
+                    applied.append(AppliedMigration(file.name, elapsed))
     except MigrationError as exc:
         report.record(f"failed: {exc}")
         report.record(f"run end: failed after {len(applied)} applied")

@@ -8,9 +8,11 @@ from pathlib import Path
 
 from deploy_gates.migrate.apply import plan, up
 from deploy_gates.migrate.cli_common import (
+    CliParser,
+    add_lock_timeout,
     add_target_args,
     folder,
-    ledger_table,
+    ledger_settings,
     require_permission,
     resolve_target,
     run_command,
@@ -22,7 +24,7 @@ from deploy_gates.migrate.status import StatusEntry, status
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m migrate``."""
-    parser = argparse.ArgumentParser(prog="migrate", description="Apply SQL migration files.")
+    parser = CliParser(prog="migrate", description="Apply SQL migration files.")
     add_target_args(parser)
     parser.add_argument("--dir", type=Path, help="migrations directory (default: the spec's)")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -32,10 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--through", metavar="FILE", help="stop after this migration file")
         sub.add_argument("--allow-out-of-order", action="store_true",
                          help="apply pending files older than the newest applied one")
-    commands.choices["up"].add_argument(
-        "--lock-timeout", type=float, default=60.0, metavar="SECONDS",
-        help="give up waiting for locks after this long (%(default)s)",
-    )
+    add_lock_timeout(commands.choices["up"])
     return parser
 
 
@@ -60,20 +59,20 @@ def format_status(rows: list[StatusEntry]) -> str:
 def execute(args: argparse.Namespace) -> None:
     """Run the chosen subcommand."""
     target = resolve_target(args)
-    dsn, table = target.dsn, ledger_table(args, target)
+    dsn, ledger = target.dsn, ledger_settings(args, target)
     files = discover(folder(args.dir, target, "dir", "--dir"))
     if args.command == "status":
-        print(format_status(status(dsn, files, ledger_table=table)))
+        print(format_status(status(dsn, files, ledger=ledger)))
         return
     if args.command == "plan":
-        pending = plan(dsn, files, through=args.through, ledger_table=table,
+        pending = plan(dsn, files, through=args.through, ledger=ledger,
                        allow_out_of_order=args.allow_out_of_order)
         print("\n".join(f.name for f in pending) if pending else "nothing pending")
         return
     require_permission(args, target)
     log = MigrationLog.create(Path(args.report_dir), "migrate")
     print(f"log: {log.path}")
-    applied = up(dsn, files, through=args.through, ledger_table=table,
+    applied = up(dsn, files, through=args.through, ledger=ledger,
                  allow_out_of_order=args.allow_out_of_order, lock_timeout_s=args.lock_timeout,
                  log=log, echo=print)
     print(f"{len(applied)} migration(s) applied" if applied else "nothing pending")

@@ -4,15 +4,48 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from deploy_gates.migrate.errors import MigrationError
+from deploy_gates.migrate.ledger import DEFAULT_SETTINGS
 from deploy_gates.safety import permission_problem
-from deploy_gates.spec.runbook import EphemeralTarget, Migrations, load_runbook
+from deploy_gates.spec.runbook import IDENTIFIER, EphemeralTarget, Ledger, Migrations, load_runbook
 from deploy_gates.spec.yamlsource import SpecError
+
+MAX_LOCK_TIMEOUT_S = 3600.0
+"""The longest ``--lock-timeout``: a migration never waits more than an hour for a lock."""
+
+
+class CliParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line: ``prog: message``, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def lock_timeout(text: str) -> float:
+    """``--lock-timeout SECONDS``: a finite number of seconds, more than 0, at most an hour."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= MAX_LOCK_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds from 0 to {MAX_LOCK_TIMEOUT_S:g}"
+        )
+    return seconds
+
+
+def add_lock_timeout(parser: argparse.ArgumentParser) -> None:
+    """``--lock-timeout SECONDS`` (default 60) for the commands that take locks."""
+    parser.add_argument("--lock-timeout", type=lock_timeout, default=60.0, metavar="SECONDS",
+                        help="give up waiting for locks after this long (%(default)s; at most "
+                        f"{MAX_LOCK_TIMEOUT_S:g})")
 
 
 @dataclass(frozen=True)
@@ -36,8 +69,8 @@ def add_target_args(parser: argparse.ArgumentParser) -> None:
                         help="runbook spec for --target (env DEPLOY_GATES_RUNBOOK)")
     parser.add_argument("--allow-destructive", metavar="NAME",
                         help="let this command change --target NAME (must name it exactly)")
-    parser.add_argument("--ledger-table", help="ledger table (default: the spec's, else "
-                        "schema_migrations)")
+    parser.add_argument("--ledger-table", type=ledger_table_name, metavar="[SCHEMA.]TABLE",
+                        help="ledger table (default: the spec's, else schema_migrations)")
     parser.add_argument("--report-dir", default="reports", help="run logs go here (%(default)s)")
 
 
@@ -74,11 +107,20 @@ def require_permission(args: argparse.Namespace, target: CliTarget) -> None:
         raise MigrationError(f"refusing to change the target: {problem}")
 
 
-def ledger_table(args: argparse.Namespace, target: CliTarget) -> str:
-    """``--ledger-table``, else the spec's ledger, else ``schema_migrations``."""
+def ledger_table_name(text: str) -> str:
+    """``--ledger-table``: ``name`` or ``schema.name``, as the spec's ``ledger.table``."""
+    if not re.fullmatch(IDENTIFIER, text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a table name like schema_migrations "
+                                         "or audit.schema_migrations")
+    return text
+
+
+def ledger_settings(args: argparse.Namespace, target: CliTarget) -> Ledger:
+    """The spec's ledger settings (else the defaults), with ``--ledger-table`` as the table."""
+    settings = target.migrations.ledger if target.migrations else DEFAULT_SETTINGS
     if args.ledger_table:
-        return args.ledger_table
-    return target.migrations.ledger.table if target.migrations else "schema_migrations"
+        return settings.model_copy(update={"table": args.ledger_table})
+    return settings
 
 
 def folder(given: Path | None, target: CliTarget, key: str, flag: str) -> Path:

@@ -16,7 +16,8 @@ POLL_S = 0.2
 
 
 def lock_key(ledger_table: str) -> int:
-    """The advisory lock key (a signed bigint) for runs that share ``ledger_table``."""
+    """The advisory lock key (a signed bigint) for runs that share ``ledger_table`` (the
+    ledger's schema-qualified name)."""
     digest = hashlib.sha256(f"deploy-gates migrate {ledger_table}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from deploy_gates.migrate.errors import MigrationError
+from deploy_gates.migrate.outputs import directory_problem, new_file
 from deploy_gates.redact import redact_text
 
 
@@ -31,10 +33,16 @@ class MigrationLog:
     def create(
         cls, report_dir: Path, prefix: str, scrub: Callable[[str], str] = redact_text
     ) -> MigrationLog:
-        """A new log at ``<report_dir>/<prefix>-<UTC timestamp>.log``."""
-        report_dir.mkdir(parents=True, exist_ok=True)
-        path = report_dir / f"{prefix}-{file_timestamp()}.log"
-        path.touch()
+        """A new log at ``<report_dir>/<prefix>-<UTC timestamp>.log`` (``...Z-2.log`` for the
+        second run of that second, and so on): each run writes its own."""
+        problem = directory_problem(report_dir)
+        if problem:
+            raise MigrationError(f"report folder {report_dir}: {problem}")
+        try:
+            path = new_file(report_dir, f"{prefix}-{file_timestamp()}", ".log")
+        except OSError as exc:
+            raise MigrationError(f"report folder {report_dir}: cannot create the run log: "
+                                 f"{exc.strerror or exc}") from None
         return cls(path, scrub)
 
     def write(self, event: str) -> None:

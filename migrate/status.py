@@ -7,7 +7,8 @@ from datetime import datetime
 
 from deploy_gates.migrate.db import session
 from deploy_gates.migrate.files import MigrationFile, order_key
-from deploy_gates.migrate.ledger import LedgerRow, locate, read
+from deploy_gates.migrate.ledger import DEFAULT_SETTINGS, LedgerRow, locate, read
+from deploy_gates.spec.runbook import Ledger
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,9 @@ def entries(files: list[MigrationFile], rows: list[LedgerRow]) -> list[StatusEnt
 
 
 def status(
-    dsn: str, files: list[MigrationFile], *, ledger_table: str = "schema_migrations"
+    dsn: str, files: list[MigrationFile], *, ledger: Ledger = DEFAULT_SETTINGS
 ) -> list[StatusEntry]:
     """The state of each migration on ``dsn``; a missing ledger means everything is pending."""
     with session(dsn) as conn:
-        rows = read(conn, locate(conn, ledger_table))
+        rows = read(conn, locate(conn, ledger))
     return entries(files, rows)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy_gates.migrate.errors import MigrationError
+from deploy_gates.migrate.outputs import directory_problem
 from deploy_gates.rollback.tools import run_tool
 
 ARCHIVE_HEADER = "; Archive created at"
@@ -31,7 +32,11 @@ def verify_backup(path: Path) -> BackupInfo:
 
 def backup(dsn: str, path: Path) -> BackupInfo:
     """Dump the database of ``dsn`` to ``path`` (custom format) and verify the file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise MigrationError(f"backup {path}: a directory, not a file")
+    problem = directory_problem(path.parent)
+    if problem:
+        raise MigrationError(f"backup {path}: {path.parent}: {problem}")
     run_tool("pg_dump", "--format=custom", "--file", str(path), dsn=dsn)
     return verify_backup(path)
 

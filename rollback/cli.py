@@ -6,10 +6,12 @@ import argparse
 from pathlib import Path
 
 from deploy_gates.migrate.cli_common import (
+    CliParser,
     CliTarget,
+    add_lock_timeout,
     add_target_args,
     folder,
-    ledger_table,
+    ledger_settings,
     require_permission,
     resolve_target,
     run_command,
@@ -26,7 +28,7 @@ DRY_RUN_HINT = " (or use --dry-run to see what would run)"
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m rollback``."""
-    parser = argparse.ArgumentParser(
+    parser = CliParser(
         prog="rollback", description="Revert migrations, back up and restore a database."
     )
     add_target_args(parser)
@@ -39,8 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     revert.add_argument("--dry-run", action="store_true", help="only show what would run")
     revert.add_argument("--confirm", action="store_true", help="change the database, no prompt")
     revert.add_argument("--no-backup", action="store_true", help="skip the pg_dump backup")
-    revert.add_argument("--lock-timeout", type=float, default=60.0, metavar="SECONDS",
-                        help="give up waiting for locks after this long (%(default)s)")
+    add_lock_timeout(revert)
     dump = commands.add_parser("backup", help="pg_dump the database and verify the file")
     dump.add_argument("--out", type=Path, required=True, metavar="PATH")
     load = commands.add_parser("restore", help="pg_restore a backup into the database")
@@ -59,7 +60,7 @@ def run_down(args: argparse.Namespace, target: CliTarget) -> None:
     dsn = target.dsn
     files = discover(folder(args.dir, target, "dir", "--dir"))
     down_dir = folder(args.down_dir, target, "down_dir", "--down-dir")
-    options = {"to": args.to, "ledger_table": ledger_table(args, target)}
+    options = {"to": args.to, "ledger": ledger_settings(args, target)}
     if args.dry_run:
         down(dsn, files, down_dir, dry_run=True, echo=print, **options)
         return

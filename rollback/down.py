@@ -10,19 +10,27 @@ from textwrap import indent
 
 import psycopg
 
-from deploy_gates.migrate import ledger
 from deploy_gates.migrate.checks import check_consistency
 from deploy_gates.migrate.db import session
 from deploy_gates.migrate.errors import MigrationError
 from deploy_gates.migrate.execute import StatementError, elapsed_ms, run_statements
 from deploy_gates.migrate.files import MigrationFile, order_key
+from deploy_gates.migrate.ledger import (
+    DEFAULT_SETTINGS,
+    LedgerRow,
+    LedgerTable,
+    delete,
+    locate,
+    read,
+)
 from deploy_gates.migrate.lock import migration_lock, set_lock_timeout
 from deploy_gates.migrate.log import MigrationLog, Reporter
 from deploy_gates.migrate.statements import Statement, read_statements
 from deploy_gates.redact import redact_dsn
+from deploy_gates.spec.runbook import Ledger
 
 
-def _targets(files: list[MigrationFile], rows: list[ledger.LedgerRow], to: str | None) -> list[str]:
+def _targets(files: list[MigrationFile], rows: list[LedgerRow], to: str | None) -> list[str]:
     """Applied migrations after ``to`` (all when None), newest first."""
     if to is not None and to not in {f.name for f in files}:
         raise MigrationError(f"--to {to}: no such migration file")
@@ -52,7 +60,7 @@ def _show(report: Reporter, path: Path, statements: list[Statement]) -> None:
 
 def _revert(
     conn: psycopg.Connection,
-    table: ledger.Ledger,
+    table: LedgerTable,
     name: str,
     path: Path,
     statements: list[Statement],
@@ -63,7 +71,7 @@ def _revert(
     try:
         with conn.transaction():
             run_statements(conn, str(path), statements)
-            ledger.delete(conn, table, name)
+            delete(conn, table, name)
     except StatementError as exc:
         report.progress(f"reverting {name} ... failed")
         raise MigrationError(
@@ -78,7 +86,7 @@ def down(
     down_dir: Path,
     *,
     to: str | None = None,
-    ledger_table: str = "schema_migrations",
+    ledger: Ledger = DEFAULT_SETTINGS,
     dry_run: bool = False,
     lock_timeout_s: float = 60,
     log: MigrationLog | None = None,
@@ -94,13 +102,13 @@ def down(
     reverted: list[str] = []
     try:
         with session(dsn) as conn:
+            table = locate(conn, ledger)
             lock = nullcontext() if dry_run else migration_lock(
-                conn, ledger_table, timeout_s=lock_timeout_s, progress=report.progress
+                conn, str(table), timeout_s=lock_timeout_s, progress=report.progress
             )
             with lock:
                 set_lock_timeout(conn, lock_timeout_s)
-                table = ledger.locate(conn, ledger_table)
-                rows = ledger.read(conn, table)
+                rows = read(conn, table)
                 check_consistency(files, rows, str(table))
                 for name, path, statements in _scripts(_targets(files, rows, to), down_dir):
                     if dry_run:

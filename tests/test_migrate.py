@@ -24,6 +24,7 @@ from deploy_gates.migrate import (
     up,
 )
 from deploy_gates.migrate.lock import lock_key
+from deploy_gates.spec.runbook import Ledger
 from tests.dbtools import ledger, query, tables, write
 
 REPO = Path(__file__).resolve().parents[1]
@@ -268,12 +269,12 @@ def test_ledger_shape_is_checked(fresh_dsn: str, tmp_path: Path) -> None:
                      " applied_at timestamptz NOT NULL DEFAULT now())")
         conn.execute("INSERT INTO app_migrations (version) VALUES ('0001_a.sql')")
         conn.execute("CREATE TABLE broken_ledger (version text)")
-    entries = status(fresh_dsn, files, ledger_table="app_migrations")
+    entries = status(fresh_dsn, files, ledger=Ledger(table="app_migrations"))
     assert [(e.name, e.state) for e in entries] == [("0001_a.sql", "applied"), ("0002_b.sql", "pending")]
     with pytest.raises(MigrationError, match=r"app_migrations .*name, checksum, execution_ms, success"):
-        up(fresh_dsn, files, ledger_table="app_migrations")
+        up(fresh_dsn, files, ledger=Ledger(table="app_migrations"))
     with pytest.raises(MigrationError, match=r"broken_ledger .*lacks column\(s\) applied_at"):
-        status(fresh_dsn, files, ledger_table="broken_ledger")
+        status(fresh_dsn, files, ledger=Ledger(table="broken_ledger"))
 
 
 def test_concurrent_runners_apply_each_file_once(fresh_dsn: str, tmp_path: Path) -> None:
@@ -305,7 +306,7 @@ def test_lock_wait_times_out_with_a_clear_message(fresh_dsn: str, tmp_path: Path
     write(tmp_path, {"0001_a.sql": "CREATE TABLE a ();"})
     lines: list[str] = []
     with psycopg.connect(fresh_dsn, autocommit=True) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", (lock_key("schema_migrations"),))
+        holder.execute("SELECT pg_advisory_lock(%s)", (lock_key("public.schema_migrations"),))
         pid = holder.info.backend_pid
         with pytest.raises(MigrationError, match=rf"still held by pid {pid} after 0.5 s"):
             up(fresh_dsn, discover(tmp_path), lock_timeout_s=0.5, echo=lines.append)
@@ -318,9 +319,9 @@ def test_killed_lock_holder_leaves_no_stale_lock(fresh_dsn: str, tmp_path: Path)
     holder = subprocess.Popen(
         [sys.executable, "-c", (
             "import sys, time, psycopg\n"
-            "from migrate import migration_lock\n"
+            "from deploy_gates.migrate import migration_lock\n"
             "conn = psycopg.connect(sys.argv[1], autocommit=True, connect_timeout=5)\n"
-            "with migration_lock(conn, 'schema_migrations', timeout_s=5):\n"
+            "with migration_lock(conn, 'public.schema_migrations', timeout_s=5):\n"
             "    print('locked', flush=True)\n"
             "    time.sleep(60)\n"
         ), fresh_dsn],
@@ -335,7 +336,7 @@ def test_killed_lock_holder_leaves_no_stale_lock(fresh_dsn: str, tmp_path: Path)
         holder.wait(10)
     assert [a.name for a in up(fresh_dsn, discover(tmp_path), lock_timeout_s=10)] == ["0001_a.sql"]
     with psycopg.connect(fresh_dsn, autocommit=True) as conn, migration_lock(
-        conn, "schema_migrations", timeout_s=1
+        conn, "public.schema_migrations", timeout_s=1
     ):
         pass
 
@@ -353,6 +354,29 @@ def test_log_file_records_the_run(fresh_dsn: str, tmp_path: Path) -> None:
     assert any('failed: 0002_b.sql:1: relation "nope" does not exist' in line for line in lines)
     assert lines[-1].endswith("run end: failed after 1 applied")
     assert all(line[:4].isdigit() and line[23] == "Z" for line in lines)
+
+
+def test_concurrent_migrate_runs_each_write_their_own_log(fresh_dsn: str, tmp_path: Path) -> None:
+    write(tmp_path / "m", {"0001_a.sql": "CREATE TABLE a ();\nSELECT pg_sleep(0.2);"})
+    command = [sys.executable, "-m", "migrate", "--dsn-env", "MIGRATE_TEST_DSN", "--dir",
+               str(tmp_path / "m"), "--report-dir", str(tmp_path / "logs"), "up"]
+    runs = [subprocess.Popen(command, cwd=REPO, env={**os.environ, "MIGRATE_TEST_DSN": fresh_dsn},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(3)]
+    outputs = [run.communicate(timeout=60) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], outputs
+    logs = list((tmp_path / "logs").glob("migrate-*.log"))
+    assert len(logs) == 3, [p.name for p in logs]
+    assert [p.read_text().count("run start: up on ") for p in logs] == [1, 1, 1]
+    assert sorted(p.read_text().count("applying 0001_a.sql ... ok") for p in logs) == [0, 0, 1]
+    printed = {out.split("log: ", 1)[1].splitlines()[0] for out, _ in outputs}
+    assert printed == {str(p) for p in logs}
+
+
+def test_logs_created_in_the_same_second_are_distinct(tmp_path: Path) -> None:
+    paths = [MigrationLog.create(tmp_path, "migrate").path for _ in range(3)]
+    assert len(set(paths)) == 3
+    assert all(p.name.startswith("migrate-") and p.suffix == ".log" for p in paths)
 
 
 def test_cli_status_plan_up(fresh_dsn: str, tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ def test_each_gate_runs_per_target_and_the_report_groups_by_target(
     assert gates["test_nothing_pending[eu]"]["outcome"] == "passed"
     assert gates["test_nothing_pending[us]"]["outcome"] == "error"
     assert gates["test_nothing_pending[us]"]["message"] == (
-        "expected ledger table schema_migrations; found: it does not exist")
+        "expected ledger table public.schema_migrations; found: it does not exist")
     # the rehearsal runs on the ephemeral target only; on the live one it is refused, by name
     assert gates["test_migrate_up[eu]"]["outcome"] == "passed"
     assert gates["test_migrate_up[us]"]["outcome"] == "skipped"

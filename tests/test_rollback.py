@@ -110,7 +110,7 @@ def test_dry_run_changes_nothing(migrated: tuple[str, Path, Path]) -> None:
 def test_down_waits_for_the_migration_lock(migrated: tuple[str, Path, Path]) -> None:
     dsn, migrations, down_dir = migrated
     with psycopg.connect(dsn, autocommit=True) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", (lock_key("schema_migrations"),))
+        holder.execute("SELECT pg_advisory_lock(%s)", (lock_key("public.schema_migrations"),))
         with pytest.raises(MigrationError, match=r"migration lock .* still held"):
             down(dsn, discover(migrations), down_dir, lock_timeout_s=0.3)
     assert len(ledger(dsn)) == 3

@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from deploy_gates.spec.runbook import Schema
+from deploy_gates.spec.runbook import Ledger, Schema
 from deploy_gates.verify.catalog import diff, read_catalog
 from deploy_gates.verify.expectations import Expected, expected_objects, normalize_type
 
@@ -47,8 +47,7 @@ def conn(fresh_dsn: str):
 
 
 def catalog_of(conn: psycopg.Connection):
-    return read_catalog(conn, ledger_table="schema_migrations", ledger_success_column="success",
-                        probe_views=tuple(SCHEMA.empty_views))
+    return read_catalog(conn, ledger=Ledger(), probe_views=tuple(SCHEMA.empty_views))
 
 
 def test_every_kind_passes_when_present(conn: psycopg.Connection) -> None:
@@ -129,10 +128,11 @@ def test_fingerprint_diff_names_leftovers(conn: psycopg.Connection) -> None:
     ]
 
 
-def test_fingerprint_ignores_named_tables(conn: psycopg.Connection) -> None:
-    prints = catalog_of(conn).fingerprint(frozenset({"public.schema_migrations"}))
+def test_fingerprint_leaves_out_the_ledger(conn: psycopg.Connection) -> None:
+    prints = catalog_of(conn).fingerprint()
     assert not [k for k in prints if "schema_migrations" in k]
     assert "table public.jobs" in prints
+    assert "table public.schema_migrations" in read_catalog(conn).fingerprint()
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg import sql
 
-from deploy_gates.spec.runbook import Runbook
+from deploy_gates.migrate.ledger import LedgerRow, LedgerTable, locate, select_rows
+from deploy_gates.spec.runbook import Ledger, Runbook
 
 USER_SCHEMAS = """n.nspname NOT IN ('pg_catalog', 'information_schema')
     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'"""
@@ -93,7 +94,9 @@ class Catalog:
     domains: dict[str, str] = field(default_factory=dict)
     extensions: dict[str, str] = field(default_factory=dict)
     schemas: set[str] = field(default_factory=set)
+    ledger_table: LedgerTable | None = None
     ledger: dict[str, bool] | None = None
+    ledger_problem: str | None = None
     nonempty_views: set[str] = field(default_factory=set)
     sql: dict[str, str] = field(default_factory=dict)
     taken_at: str = ""
@@ -103,11 +106,13 @@ class Catalog:
         """How many statements the snapshot took."""
         return len(self.sql)
 
-    def fingerprint(self, ignore_tables: frozenset[str] = frozenset()) -> dict[str, str]:
-        """Every object and its definition (``kind name -> definition``), for diffs."""
+    def fingerprint(self) -> dict[str, str]:
+        """Every object and its definition (``kind name -> definition``), for diffs; the ledger
+        table is bookkeeping, not schema, and is left out."""
+        ledger = str(self.ledger_table) if self.ledger_table else None
 
         def kept(key: str) -> bool:
-            return not any(key == t or key.startswith(t + ".") for t in ignore_tables)
+            return ledger is None or not (key == ledger or key.startswith(ledger + "."))
 
         items: dict[str, str] = {}
         for key, kind in self.relations.items():
@@ -142,22 +147,19 @@ def diff(before: dict[str, str], after: dict[str, str]) -> list[str]:
 def read_catalog(
     conn: psycopg.Connection,
     *,
-    ledger_table: str | None = None,
-    ledger_version_column: str = "version",
-    ledger_success_column: str | None = None,
+    ledger: Ledger | None = None,
     probe_views: tuple[str, ...] = (),
 ) -> Catalog:
-    """Snapshot the schema of ``conn``'s database; the query count does not grow with objects."""
+    """Snapshot the schema of ``conn``'s database, with the ledger the settings name; the query
+    count does not grow with objects."""
     cat = Catalog()
     with conn.cursor() as cur:
         for name, query in QUERIES.items():
             rows = cur.execute(query).fetchall()
             cat.sql[name] = query
             _store(cat, name, rows)
-    if ledger_table and qualified(ledger_table) in cat.relations:
-        cat.ledger = _read_ledger(
-            conn, ledger_table, ledger_version_column, ledger_success_column, cat
-        )
+    if ledger is not None:
+        _read_ledger(conn, locate(conn, ledger), cat)
     existing = [v for v in probe_views if qualified(v) in cat.view_definitions]
     if existing:
         probes = sql.SQL(" UNION ALL ").join(
@@ -174,12 +176,9 @@ def read_catalog(
 
 def snapshot(conn: psycopg.Connection, runbook: Runbook) -> Catalog:
     """Read the catalog together with the ledger and the probed views the spec names."""
-    ledger = runbook.migrations.ledger if runbook.migrations else None
     return read_catalog(
         conn,
-        ledger_table=ledger.table if ledger else None,
-        ledger_version_column=ledger.version_column if ledger else "version",
-        ledger_success_column=ledger.success_column if ledger else None,
+        ledger=runbook.migrations.ledger if runbook.migrations else None,
         probe_views=tuple(runbook.expected.empty_views),
     )
 
@@ -206,21 +205,24 @@ def _store(cat: Catalog, name: str, rows: list[tuple]) -> None:
         setattr(cat, name, dict(rows))
 
 
-def _read_ledger(
-    conn: psycopg.Connection,
-    table: str,
-    version_column: str,
-    success_column: str | None,
-    cat: Catalog,
-) -> dict[str, bool]:
-    has_success = success_column and f"{qualified(table)}.{success_column}" in cat.columns
-    query = sql.SQL("SELECT {}::text, {} FROM {}").format(
-        sql.Identifier(version_column),
-        sql.Identifier(success_column) if has_success else sql.Literal(True),
-        sql.Identifier(*qualified(table).split(".")),
-    )
+def _read_ledger(conn: psycopg.Connection, table: LedgerTable, cat: Catalog) -> None:
+    """The ledger's rows (version -> succeeded), read as the runner reads them; or why not."""
+    cat.ledger_table = table
+    prefix = f"{table}."
+    columns = {key.removeprefix(prefix) for key in cat.columns if key.startswith(prefix)}
+    if str(table) not in cat.relations:
+        cat.ledger_problem = f"expected ledger table {table}; found: it does not exist"
+        return
+    if table.version_column not in columns:
+        cat.ledger_problem = (
+            f"expected ledger table {table} with version column {table.version_column}; "
+            f"found: no column {table.version_column}"
+        )
+        return
+    query = select_rows(table, columns)
     cat.sql["ledger"] = query.as_string(conn)
-    return {version: bool(ok) for version, ok in conn.execute(query).fetchall()}
+    rows = [LedgerRow(*row) for row in conn.execute(query).fetchall()]
+    cat.ledger = {row.version: row.success for row in rows}
 
 
 def qualified(name: str) -> str:

@@ -13,7 +13,7 @@ import pytest
 
 from deploy_gates.migrate import MigrationError, MigrationFile, MigrationLog
 from deploy_gates.spec.runbook import Runbook
-from deploy_gates.verify.catalog import Catalog, qualified, snapshot
+from deploy_gates.verify.catalog import Catalog, snapshot
 from deploy_gates.verify.expectations import Expected, expected_objects
 from deploy_gates.verify.outcome import fail_gate
 from deploy_gates.verify.release import split_at_baseline
@@ -58,11 +58,6 @@ class Rehearsal:
     def log(self, phase: str) -> MigrationLog:
         """A migration log in the report directory for one phase of the rehearsal."""
         return MigrationLog.create(self.report_dir, f"{self.label}-{phase}", self.scrub)
-
-    @property
-    def ignored_tables(self) -> frozenset[str]:
-        """The ledger table is bookkeeping, not schema: fingerprints leave it out."""
-        return frozenset({qualified(self.runbook.migrations.ledger.table)})
 
     def required_extensions(self) -> set[str]:
         """Extensions the spec names or any migration creates."""

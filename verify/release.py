@@ -31,7 +31,5 @@ def deploy_release(
     if runbook.migrations is None:
         return []
     log = MigrationLog.create(report_dir, label, scrub)
-    applied = up(
-        dsn, migration_files(runbook), ledger_table=runbook.migrations.ledger.table, log=log
-    )
+    applied = up(dsn, migration_files(runbook), ledger=runbook.migrations.ledger, log=log)
     return [a.name for a in applied]

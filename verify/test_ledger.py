@@ -28,9 +28,7 @@ def ledger(request: pytest.FixtureRequest, runbook: Runbook, target: Target) -> 
         pytest.skip("the runbook spec names no migrations")
     catalog: Catalog = request.getfixturevalue("catalog")
     if catalog.ledger is None:
-        fail_gate(
-            f"expected ledger table {runbook.migrations.ledger.table}; found: it does not exist"
-        )
+        fail_gate(catalog.ledger_problem)
     return catalog.ledger
 
 

@@ -80,13 +80,11 @@ def test_baseline(rehearsal: Rehearsal) -> None:
                 files,
                 through=files[-1].name,
                 log=rehearsal.log("baseline"),
-                ledger_table=rehearsal.runbook.migrations.ledger.table,
+                ledger=rehearsal.runbook.migrations.ledger,
                 echo=print,
             ),
         )
-    rehearsal.baseline_fingerprint = rehearsal.catalog("baseline").fingerprint(
-        rehearsal.ignored_tables
-    )
+    rehearsal.baseline_fingerprint = rehearsal.catalog("baseline").fingerprint()
 
 
 @pytest.mark.order(3)
@@ -124,7 +122,7 @@ def test_migrate_down(rehearsal: Rehearsal) -> None:
             rehearsal.baseline_files + rehearsal.release_files,
             migrations.down_dir,
             to=to,
-            ledger_table=migrations.ledger.table,
+            ledger=migrations.ledger,
             log=rehearsal.log("down"),
             echo=print,
         ),
@@ -143,7 +141,7 @@ def test_absent_after_down(
 def test_schema_restored(rehearsal: Rehearsal) -> None:
     """After rollback the schema equals the baseline, object for object."""
     rehearsal.require("schema restored")
-    after = rehearsal.catalog("down").fingerprint(rehearsal.ignored_tables)
+    after = rehearsal.catalog("down").fingerprint()
     changes = diff(rehearsal.baseline_fingerprint, after)
     require(
         changes
@@ -170,7 +168,7 @@ def test_backup_restores_baseline(rehearsal: Rehearsal, ephemeral_server: Server
     rehearsal.require("backup restores baseline")
     target_dsn = ephemeral_server.create_database("restored")
     rehearsal.step("restore backup", lambda: restore(rehearsal.backup_path, target_dsn))
-    restored = rehearsal.catalog("restored", target_dsn).fingerprint(rehearsal.ignored_tables)
+    restored = rehearsal.catalog("restored", target_dsn).fingerprint()
     changes = diff(rehearsal.baseline_fingerprint, restored)
     require(
         changes
@@ -184,7 +182,7 @@ def _apply_release(rehearsal: Rehearsal, name: str) -> None:
         lambda: up(
             rehearsal.dsn,
             rehearsal.baseline_files + rehearsal.release_files,
-            ledger_table=rehearsal.runbook.migrations.ledger.table,
+            ledger=rehearsal.runbook.migrations.ledger,
             log=rehearsal.log(name.replace(" ", "-")),
             echo=print,
         ),

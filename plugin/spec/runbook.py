@@ -23,7 +23,9 @@ from deploy_gates.spec.sections import (
 from deploy_gates.spec.yamlsource import SpecError, load_with_lines, validation_message
 
 Provider = Literal["auto", "embedded", "local", "testcontainers", "dsn"]
-Identifier = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?$")]
+IDENTIFIER = r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?$"
+"""A name, or ``schema.name``, as the spec writes schema objects."""
+Identifier = Annotated[str, Field(min_length=1, pattern=IDENTIFIER)]
 
 
 class EphemeralTarget(Strict):
@@ -37,6 +39,8 @@ class EphemeralTarget(Strict):
     version_from: str | None = None
 
 
+MAX_STATEMENT_TIMEOUT_MS = 3_600_000
+"""The longest statement timeout of a live target's sessions (1 h)."""
 TOKEN_ENV_KEYS = ("grafana_token_env", "prometheus_token_env")
 """Keys of a live target that name the environment variable of a token."""
 
@@ -47,7 +51,7 @@ class LiveTarget(Strict):
     kind: Literal["live"]
     dsn_env: str
     protected: bool = False
-    statement_timeout_ms: Annotated[int, Field(gt=0)] = 5000
+    statement_timeout_ms: Annotated[int, Field(gt=0, le=MAX_STATEMENT_TIMEOUT_MS)] = 5000
     base_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
     prometheus_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
     prometheus_token_env: EnvName | None = None
@@ -60,7 +64,8 @@ Target = Annotated[EphemeralTarget | LiveTarget, Field(discriminator="kind")]
 
 
 class Ledger(Strict):
-    """The table that records applied migrations, and which columns say what."""
+    """The table that records applied migrations (``name`` in the default schema, or
+    ``schema.name``), and which columns say what."""
 
     table: Identifier = "schema_migrations"
     version_column: Identifier = "version"

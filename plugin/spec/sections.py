@@ -29,9 +29,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-def _seconds(value: Any) -> Any:
+def _seconds(value: Any) -> float:
     """``"2m"``, ``"15s"``, ``"500ms"`` or a number of seconds -> seconds."""
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     match = DURATION.match(str(value))
     if not match:
@@ -39,7 +39,28 @@ def _seconds(value: Any) -> Any:
     return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
 
 
-Seconds = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
+def _duration(low: str, high: str) -> Any:
+    """A duration type: a finite number of seconds (or ``"2m"``, ``"15s"``, ``"500ms"``) from
+    ``low`` to ``high``; anything else, ``.inf`` and ``.nan`` included, is a spec error."""
+    lowest, highest = _seconds(low), _seconds(high)
+
+    def bounded(value: Any) -> float:
+        seconds = _seconds(value)
+        if not lowest <= seconds <= highest:
+            raise ValueError(f"{value!r} is not a duration from {low} to {high}")
+        return seconds
+
+    return Annotated[float, BeforeValidator(bounded)]
+
+
+Seconds = _duration("0s", "24h")
+"""A window: how long a gate may wait for its condition (0: check once)."""
+Interval = _duration("100ms", "1h")
+"""How long a poll loop sleeps between attempts: it never hammers a target."""
+Timeout = _duration("1ms", "1h")
+"""How long one call, command or start-up may take."""
+MAX_TAIL_LINES = 1_000_000
+"""The most log lines a logs gate reads."""
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
@@ -62,7 +83,7 @@ class Request(Strict):
     body: dict[str, Any] = {}
     expect_headers: dict[str, str] = {}
     within: Seconds | None = None
-    timeout: Annotated[float, BeforeValidator(_seconds), Field(gt=0)] = 30.0
+    timeout: Timeout = 30.0
     save: dict[str, str] = {}
     public: list[str] = []
 
@@ -95,7 +116,7 @@ class SqlStep(Strict):
     sql: str
     expect: dict[str, Any] = {}
     within: Seconds = 0.0
-    every: Seconds = 1.0
+    every: Interval = 1.0
 
 
 class MetricStep(Strict):
@@ -161,7 +182,7 @@ class PromQuery(Strict):
     query: str
     expect: Annotated[str, Field(pattern=COMPARISON.pattern)]
     within: Seconds = 0.0
-    every: Seconds = 15.0
+    every: Interval = 15.0
     no_data: Literal["fail", "inconclusive"] = "fail"
 
 
@@ -178,8 +199,8 @@ class Logs(Strict):
 
     command: list[str] | None = None
     file: str | None = None
-    tail_lines: Annotated[int, Field(gt=0)] = 10000
-    timeout: Seconds = 30.0
+    tail_lines: Annotated[int, Field(gt=0, le=MAX_TAIL_LINES)] = 10000
+    timeout: Timeout = 30.0
     absent: list[str] = []
     present: list[str] = []
 
@@ -217,4 +238,4 @@ class ServiceStart(Strict):
     command: list[str]
     env: dict[str, str] = {}
     ready: str = "/health"
-    timeout: Seconds = 30.0
+    timeout: Timeout = 30.0

@@ -1,7 +1,15 @@
-"""YAML loading that remembers where every key and item stands, for errors that name the line."""
+"""YAML loading that remembers where every key and item stands, for errors that name the line.
+
+Specs and waivers are hostile input until checked: only a regular file of at most ``MAX_BYTES``
+is read, it must be UTF-8, and its events are counted before any node is built, so that
+an alias bomb, absurd nesting or a huge document is refused at once, in one line."""
 
 from __future__ import annotations
 
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,32 +19,150 @@ from pydantic import ValidationError
 KeyPath = tuple[str | int, ...]
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's parser when PyYAML was built with it: the same documents, several times faster."""
+MAX_BYTES = 1 << 20
+"""The largest spec or waivers file read (1 MiB)."""
+MAX_DEPTH = 64
+"""How deeply mappings and lists may nest, aliases expanded."""
+MAX_NODES = 100_000
+"""How many keys, values and items a document may hold, aliases expanded."""
+MAX_ALIASES = 1_000
+"""How many aliases (``*name``) a document may use."""
+FILE_TYPES = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 class SpecError(Exception):
-    """A runbook spec that cannot be used; the message names the file, key path and line."""
+    """A runbook spec or waivers file that cannot be used; the message names the file, the line
+    and, when known, the key path."""
 
 
-def load_with_lines(path: Path) -> tuple[Any, dict[KeyPath, int]]:
-    """Parse ``path`` into plain data plus a map from key path to 1-based line number."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read runbook spec: {exc.strerror or exc}") from exc
+def load_with_lines(path: Path, kind: str = "runbook spec") -> tuple[Any, dict[KeyPath, int]]:
+    """Parse ``path`` into plain data plus a map from key path to 1-based line number.
+
+    ``kind`` names the file in messages (``runbook spec``, ``waivers file``).
+    """
+    text = read_text(path, kind)
     loader = LOADER(text)
     try:
+        _check_limits(yaml.parse(text, Loader=LOADER), path, kind)
         node = loader.get_single_node()
         if node is None:
-            raise SpecError(f"{path}: runbook spec is empty")
+            raise SpecError(f"{path}: {kind} is empty")
         lines: dict[KeyPath, int] = {}
         _index(node, (), lines, path)
         return loader.construct_document(node), lines
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise SpecError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from exc
+        raise SpecError(_yaml_message(path, text, exc)) from exc
     finally:
         loader.dispose()
+
+
+def read_text(path: Path, kind: str) -> str:
+    """The text of ``path``: a regular file of at most ``MAX_BYTES``, in UTF-8."""
+    try:
+        _require_regular(path, os.stat(path).st_mode, kind)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            _require_regular(path, os.fstat(fd).st_mode, kind)
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read {kind}: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise SpecError(f"{path}: {kind} is larger than {MAX_BYTES >> 20} MiB")
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SpecError(
+            f"{path}:{line}: {kind} is not UTF-8 text: invalid byte at offset {exc.start} "
+            f"(0x{data[exc.start]:02x})"
+        ) from None
+
+
+def _require_regular(path: Path, mode: int, kind: str) -> None:
+    """Only regular files are read: a FIFO would block, a device would never end."""
+    if not stat.S_ISREG(mode):
+        what = FILE_TYPES.get(stat.S_IFMT(mode), "not a file")
+        raise SpecError(f"{path}: cannot read {kind}: not a regular file ({what})")
+
+
+@dataclass
+class _Open:
+    """A mapping or list being parsed: its anchor, where it starts, how deep its content goes."""
+
+    anchor: str | None
+    nodes_before: int
+    depth: int
+    deepest: int
+
+
+def _check_limits(events: Iterator[yaml.Event], path: Path, kind: str) -> None:
+    """Count nodes, aliases and depth from the parser's events, aliases expanded, and refuse a
+    document beyond the limits before its node graph is built. Each anchor's expanded size and
+    height are remembered, so a bomb of nested aliases is measured in one pass over its text."""
+    sizes: dict[str, tuple[int, int]] = {}
+    stack: list[_Open] = []
+    nodes = aliases = 0
+    for event in events:
+        cls = type(event)
+        if cls is yaml.ScalarEvent:
+            nodes += 1
+            if event.anchor:
+                sizes[event.anchor] = (1, 1)
+            if nodes > MAX_NODES:
+                raise SpecError(f"{_at(path, event)}: {kind} has more than {MAX_NODES} nodes")
+        elif cls is yaml.AliasEvent:
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise SpecError(f"{_at(path, event)}: {kind} has more than {MAX_ALIASES} aliases")
+            if any(frame.anchor == event.anchor for frame in stack):
+                raise SpecError(f"{_at(path, event)}: recursive alias *{event.anchor}")
+            size, height = sizes.get(event.anchor, (1, 1))
+            nodes += size
+            if nodes > MAX_NODES:
+                raise SpecError(
+                    f"{_at(path, event)}: aliases expand the {kind} to more than {MAX_NODES} nodes"
+                )
+            _reach(stack, len(stack) + height, path, event, kind)
+        elif cls is yaml.SequenceStartEvent or cls is yaml.MappingStartEvent:
+            depth = len(stack) + 1
+            _reach(stack, depth + 1, path, event, kind)
+            stack.append(_Open(event.anchor, nodes, depth, depth + 1))
+            nodes += 1
+        elif cls is yaml.SequenceEndEvent or cls is yaml.MappingEndEvent:
+            frame = stack.pop()
+            if frame.anchor:
+                sizes[frame.anchor] = (nodes - frame.nodes_before, frame.deepest - frame.depth + 1)
+            if stack:
+                stack[-1].deepest = max(stack[-1].deepest, frame.deepest)
+
+
+def _reach(stack: list[_Open], depth: int, path: Path, event: yaml.Event, kind: str) -> None:
+    """Content reaches ``depth`` levels (a collection's scalars count as one level below it)."""
+    if depth > MAX_DEPTH:
+        raise SpecError(f"{_at(path, event)}: {kind} nests deeper than {MAX_DEPTH} levels")
+    if stack:
+        stack[-1].deepest = max(stack[-1].deepest, depth)
+
+
+def _at(path: Path, event: yaml.Event) -> str:
+    return f"{path}:{event.start_mark.line + 1}"
+
+
+def _yaml_message(path: Path, text: str, exc: yaml.YAMLError) -> str:
+    """A parser error as one line naming the file and the line."""
+    mark = getattr(exc, "problem_mark", None)
+    if isinstance(exc, yaml.reader.ReaderError):
+        line, problem = text.count("\n", 0, exc.position) + 1, str(exc).splitlines()[0]
+    else:
+        line, problem = (mark.line + 1 if mark else None), getattr(exc, "problem", None)
+    where = f"{path}:{line}" if line else str(path)
+    return f"{where}: not valid YAML: {problem or str(exc).splitlines()[0]}"
 
 
 def _index(node: yaml.Node, at: KeyPath, lines: dict[KeyPath, int], path: Path) -> None:
