@@ -16,7 +16,7 @@ import psycopg
 from verify.compare import MISSING, lookup, subset_problems, value_problem
 from verify.exposition import ExpositionError, scrape
 from verify.http import Http, HttpError
-from verify.sections import Flow, MetricStep, Request, SqlStep, Step
+from verify.sections import Flow, Metrics, MetricStep, Request, SqlStep, Step
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -31,7 +31,7 @@ class FlowRun:
 
     http: Http
     connect: Callable[[], psycopg.Connection]
-    metrics_path: str = "/metrics"
+    metrics: Metrics = field(default_factory=Metrics)
     saved: dict[str, Any] = field(default_factory=dict)
     evidence: list[tuple[str, str]] = field(default_factory=list)
     baselines: dict[str, float] = field(default_factory=dict)
@@ -78,7 +78,9 @@ class FlowRun:
             req.method,
             self.fill(req.path),
             headers=headers,
-            read_timeout_s=req.timeout,
+            timeout_s=req.timeout,
+            max_bytes=req.max_bytes,
+            follow_redirects=req.follow_redirects,
             params={k: self.fill(v) for k, v in req.query.items()} or None,
             json=self.fill(req.json_body) if req.json_body is not None else None,
         )
@@ -144,7 +146,7 @@ class FlowRun:
     def metric(self, step: MetricStep) -> float | None:
         """The metric's value now (a fresh scrape), None when it has no such series."""
         try:
-            return scrape(self.http, self.metrics_path).value(step.metric, step.labels)
+            return scrape(self.http, self.metrics).value(step.metric, step.labels)
         except ExpositionError as exc:
             raise StepFailed(str(exc)) from None
 

@@ -17,10 +17,20 @@ from pydantic import (
 )
 
 from verify.compare import COMPARISON
+from verify.limits import (
+    LOG_MAX_BYTES,
+    MATCH_TIMEOUT_S,
+    MAX_BYTES,
+    METRICS_MAX_BYTES,
+    TIMEOUT_S,
+    FollowRedirects,
+)
 
 METHODS = ("get", "post", "put", "patch", "delete", "head")
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+SIZE = re.compile(r"^\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*$")
+UNIT_BYTES = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 
 
 class Strict(BaseModel):
@@ -39,7 +49,19 @@ def _seconds(value: Any) -> Any:
     return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
 
 
+def _bytes(value: Any) -> Any:
+    """``"10MiB"``, ``"512KiB"`` or a number of bytes -> bytes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    match = SIZE.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a size like 512KiB, 10MiB or 1048576 (bytes)")
+    return int(match.group(1)) * UNIT_BYTES[match.group(2)]
+
+
 Seconds = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
+Timeout = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+Bytes = Annotated[int, BeforeValidator(_bytes), Field(gt=0)]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
@@ -61,7 +83,9 @@ class Request(Strict):
     body: dict[str, Any] = {}
     expect_headers: dict[str, str] = {}
     within: Seconds | None = None
-    timeout: Annotated[float, BeforeValidator(_seconds), Field(gt=0)] = 30.0
+    timeout: Timeout = TIMEOUT_S
+    max_bytes: Bytes = MAX_BYTES
+    follow_redirects: FollowRedirects = "same-origin"
     save: dict[str, str] = {}
 
     @model_validator(mode="before")
@@ -139,6 +163,8 @@ class Metrics(Strict):
     """The target's Prometheus exposition, scraped once per run."""
 
     path: str = "/metrics"
+    timeout: Timeout = TIMEOUT_S
+    max_bytes: Bytes = METRICS_MAX_BYTES
     lint: bool = False
     present: dict[str, MetricSpec | None] = {}
 
@@ -150,6 +176,8 @@ class PromQuery(Strict):
     expect: Annotated[str, Field(pattern=COMPARISON.pattern)]
     within: Seconds = 0.0
     every: Seconds = 15.0
+    timeout: Timeout = TIMEOUT_S
+    max_bytes: Bytes = MAX_BYTES
     no_data: Literal["fail", "inconclusive"] = "fail"
 
 
@@ -167,17 +195,21 @@ class Logs(Strict):
     command: list[str] | None = None
     file: str | None = None
     tail_lines: Annotated[int, Field(gt=0)] = 10000
+    max_bytes: Bytes = LOG_MAX_BYTES
     timeout: Seconds = 30.0
+    match_timeout: Timeout = MATCH_TIMEOUT_S
     absent: list[str] = []
     present: list[str] = []
 
     @field_validator("absent", "present")
     @classmethod
     def _regexes(cls, patterns: list[str]) -> list[str]:
+        import regex
+
         for pattern in patterns:
             try:
-                re.compile(pattern)
-            except re.error as exc:
+                regex.compile(pattern)
+            except regex.error as exc:
                 raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
         return patterns
 

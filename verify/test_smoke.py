@@ -12,7 +12,7 @@ from fixtures.targets import Target, connect, known_runbook
 from verify.flows import FlowRun
 from verify.http import Http
 from verify.outcome import require
-from verify.sections import Flow
+from verify.sections import Flow, Metrics
 from verify.spec import Runbook
 
 pytestmark = pytest.mark.postdeploy
@@ -45,8 +45,7 @@ def test_smoke(
     runbook: Runbook,
     evidence: GateEvidence,
 ) -> None:
-    path = runbook.metrics.path if runbook.metrics else "/metrics"
-    run = FlowRun(http, connect=connect_db, metrics_path=path)
+    run = FlowRun(http, connect=connect_db, metrics=runbook.metrics or Metrics())
     problems = run.run(flow)
     evidence.extend(run.evidence)
     require(problems and "; ".join(problems))
