@@ -68,7 +68,7 @@ def serve(answer: Answer, *, connections: int = MAX_CONNECTIONS,
     def handle(conn: socket.socket) -> None:
         with conn, contextlib.suppress(OSError):
             conn.settimeout(seconds)
-            request = _read_head(conn)
+            request = read_head(conn)
             if request is not None:
                 running.received.append(request)
                 answer(request, conn, stop)
@@ -105,7 +105,8 @@ def silent_port() -> Iterator[int]:
         yield listener.getsockname()[1]
 
 
-def _read_head(conn: socket.socket) -> Received | None:
+def read_head(conn: socket.socket) -> Received | None:
+    """The next request's head on ``conn``; None when the client closed it first."""
     data = b""
     while b"\r\n\r\n" not in data and len(data) < HEAD_BYTES:
         chunk = conn.recv(4096)
@@ -118,9 +119,10 @@ def _read_head(conn: socket.socket) -> Received | None:
     return Received(method, target, {k.strip().lower(): v.strip() for k, v in headers.items()})
 
 
-def head(status: str, headers: dict[str, str]) -> bytes:
-    """A status line and headers, ``Connection: close`` included."""
-    lines = [f"HTTP/1.1 {status}", *(f"{k}: {v}" for k, v in headers.items()), "Connection: close"]
+def head(status: str, headers: dict[str, str], *, close: bool = True) -> bytes:
+    """A status line and headers, ``Connection: close`` included unless ``close`` is false."""
+    lines = [f"HTTP/1.1 {status}", *(f"{k}: {v}" for k, v in headers.items())]
+    lines += ["Connection: close"] if close else []
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 

@@ -21,6 +21,7 @@ from tests.hostile_servers import (
     Running,
     head,
     json_answer,
+    read_head,
     respond,
     serve,
     silent_port,
@@ -195,6 +196,31 @@ def test_a_trickle_is_cut_at_the_exchange_deadline(
         gate = gates[name]
         assert fnmatchcase(gate["message"], wanted.format(url=server.url)), gate["message"]
         assert gate["duration"] < 4, gate
+
+
+def keep_alive_then_trickle(request: Received, conn, stop: threading.Event) -> None:
+    """Answers the first request and keeps the connection; trickles the answer to the next."""
+    body = b'{"status": "ok"}'
+    conn.sendall(head("200 OK", {"Content-Type": "application/json",
+                                 "Content-Length": str(len(body))}, close=False) + body)
+    if read_head(conn) is not None:
+        conn.sendall(head("200 OK", {"Content-Length": "150"}))
+        trickle(conn, stop, b" " * 150)
+
+
+def test_the_deadline_holds_on_a_kept_alive_connection() -> None:
+    with serve(keep_alive_then_trickle) as server:
+        http = Http(server.url)
+        assert http.get("/first", timeout_s=2).json() == {"status": "ok"}
+        started = time.monotonic()
+        with pytest.raises(HttpError) as caught:
+            http.get("/second", timeout_s=2)
+        elapsed = time.monotonic() - started
+        http.close()
+    assert fnmatchcase(str(caught.value), f"GET {server.url}/second: no complete answer within 2 s "
+                       "(* of 150 bytes received)"), caught.value
+    assert elapsed < 3.5
+    assert len(server.received) == 1  # one connection, reused
 
 
 def test_a_tls_handshake_that_never_ends_says_so_with_its_deadline(

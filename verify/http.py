@@ -202,7 +202,7 @@ def _failure(method: str, url: str, exc: Exception, deadline: Deadline,
              received: str = "") -> str:
     """The one-line reason an exchange failed; a timeout names the phase it happened in."""
     where = f"{method} {url}"
-    timed_out = deadline.passed or isinstance(exc, requests.exceptions.Timeout) or any(
+    timed_out = deadline.expired or isinstance(exc, requests.exceptions.Timeout) or any(
         isinstance(arg, ReadTimeoutError) for arg in exc.args)
     connect_s = min(CONNECT_TIMEOUT_S, deadline.seconds)
     if timed_out and deadline.phase == CONNECTING:

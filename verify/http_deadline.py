@@ -1,5 +1,6 @@
 """The overall deadline of one HTTP exchange: when it passes, the exchange's sockets are shut down,
 so that a server trickling its answer cannot hold a gate past it, whatever the per-read timeout.
+One watchdog thread per process expires the deadlines.
 
 ``requests`` has timeouts per read only. A ``Session`` whose adapter is ``DeadlineAdapter`` makes
 each connection report its socket (a new one, or a kept-alive one being reused) to the ``Deadline``
@@ -8,6 +9,9 @@ of the exchange under way, and the phase the exchange is in, for the message."""
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
+import os
 import socket
 import threading
 import time
@@ -31,20 +35,19 @@ class Deadline:
         self.seconds = seconds
         self.ends = time.monotonic() + seconds
         self.phase = CONNECTING
-        self.passed = False
+        self.expired = False
+        self.done = False
         self._sockets: list[socket.socket] = []
         self._guarded: set[int] = set()
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._pass)
-        self._timer.daemon = True
 
     def __enter__(self) -> Deadline:
-        self._timer.start()
+        _watchdog.watch(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
         with self._lock:
+            self.done = True
             for sock in self._sockets:
                 sock.close()
             self._sockets.clear()
@@ -61,14 +64,57 @@ class Deadline:
             self._guarded.add(sock.fileno())
             copy = socket.fromfd(sock.fileno(), sock.family, sock.type)
             self._sockets.append(copy)
-            if self.passed:
+            if self.expired:
                 _shut(copy)
 
-    def _pass(self) -> None:
+    def expire(self) -> None:
+        """The time is up: shut down every socket of the exchange, unless it has ended."""
         with self._lock:
-            self.passed = True
+            self.expired = not self.done
             for sock in self._sockets:
                 _shut(sock)
+
+
+class _Watchdog:
+    """One thread for the deadlines of the whole process (a thread per exchange would cost more
+    than a fast exchange): it expires each deadline when its time comes."""
+
+    def __init__(self) -> None:
+        self._wake = threading.Condition()
+        self._due: list[tuple[float, int, Deadline]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: Deadline) -> None:
+        with self._wake:
+            heapq.heappush(self._due, (deadline.ends, next(self._order), deadline))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="http-deadlines",
+                                                daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        with self._wake:
+            while True:
+                now = time.monotonic()
+                while self._due and (self._due[0][0] <= now or self._due[0][2].done):
+                    _, _, deadline = heapq.heappop(self._due)
+                    if not deadline.done:
+                        deadline.expire()
+                self._wake.wait(self._due[0][0] - now if self._due else None)
+
+
+_watchdog = _Watchdog()
+
+
+def _new_watchdog() -> None:
+    """A forked child has no watchdog thread (and maybe a held lock): it starts its own."""
+    global _watchdog
+    _watchdog = _Watchdog()
+
+
+os.register_at_fork(after_in_child=_new_watchdog)
 
 
 def _shut(sock: socket.socket) -> None:
