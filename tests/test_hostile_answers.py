@@ -195,7 +195,7 @@ def test_a_trickle_is_cut_at_the_exchange_deadline(
     for name, wanted in (("test_health[GET /health]", health), ("test_prometheus[up]", query)):
         gate = gates[name]
         assert fnmatchcase(gate["message"], wanted.format(url=server.url)), gate["message"]
-        assert gate["duration"] < 4, gate
+        assert gate["duration"] < 6, gate
 
 
 def keep_alive_then_trickle(request: Received, conn, stop: threading.Event) -> None:
@@ -234,7 +234,7 @@ def test_a_tls_handshake_that_never_ends_says_so_with_its_deadline(
         "test_health[GET /health]": f"GET {url}/health: no TLS handshake within 2 s",
         "test_prometheus[up]": f"GET {url}/api/v1/query: no TLS handshake within 2 s",
     }
-    assert all(g["duration"] < 4 for g in gates.values()), gates
+    assert all(g["duration"] < 6 for g in gates.values()), gates
 
 
 def test_a_tls_handshake_gets_the_connect_timeout_by_default() -> None:

@@ -21,7 +21,7 @@ targets:
   staging: {kind: live, dsn_env: DG_STAGING_DSN}
 logs:
   file: app.log
-  match_timeout: 1s
+  match_timeout: 500ms
   absent: ['(a+)+$', '(a|a)+$', 'x{3}']
   present: ['(a|a)+$']
 """
@@ -39,8 +39,8 @@ def test_backtracking_patterns_end_at_the_match_timeout_in_one_line(
     )
     (path,) = (pytester.path / "out").glob("*.json")
     gates = {g["name"]: g for g in json.loads(path.read_text())["gates"]}
-    timed_out = ("logs pattern '(a|a)+$' did not finish within 1 s (logs.match_timeout), at line "
-                 "1 of 2: simplify it")
+    timed_out = ("logs pattern '(a|a)+$' did not finish within 0.5 s of CPU time "
+                 "(logs.match_timeout), at line 1 of 2: simplify it")
     assert {n: g["message"] for n, g in gates.items()} == {
         "test_logs_absent[(a+)+$]": "",
         "test_logs_absent[(a|a)+$]": timed_out,
@@ -48,7 +48,8 @@ def test_backtracking_patterns_end_at_the_match_timeout_in_one_line(
                                   "first: " + "x" * 200 + "... [65,336 more characters]",
         "test_logs_present[(a|a)+$]": timed_out,
     }
-    assert all(g["duration"] < 3 for g in gates.values()), gates
+    # the bound is CPU time: on a busy machine a gate takes longer, never a minute
+    assert all(g["duration"] < 10 for g in gates.values()), {n: g["duration"] for n, g in gates.items()}
     assert max(p.stat().st_size for p in (pytester.path / "out").iterdir()) < 1_000_000
 
 

@@ -26,7 +26,7 @@ LOG_MAX_BYTES = 16 * MIB
 LINE_BYTES = 64 * 1024
 """A longer log line is cut to its first 64 KiB."""
 MATCH_TIMEOUT_S = 5.0
-"""How long one log pattern may search all the lines read."""
+"""How long (CPU time) one log pattern may search all the lines read."""
 
 
 def size(count: int) -> str:
