@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.gaterun import ROOT
-from verify import logsource
+from verify.limits import LINE_BYTES
+from verify.logsource import read_command, read_file
 
 MIB = 1024 * 1024
 
@@ -56,7 +57,7 @@ def test_backtracking_patterns_end_at_the_match_timeout_in_one_line(
 def test_a_file_is_read_within_max_bytes_from_its_end(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_text("ERROR before the window\n" + "x" * 5 * MIB + "\nlast trace_id\n")
-    read = logsource.read_file(log, 100, MIB)
+    read = read_file(log, 100, MIB)
     assert read.lines == ("last trace_id",)
     assert read.note == "the last 1 MiB (logs.max_bytes)"
 
@@ -64,18 +65,18 @@ def test_a_file_is_read_within_max_bytes_from_its_end(tmp_path: Path) -> None:
 def test_a_line_longer_than_the_window_is_kept_cut(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_text("y" * 5 * MIB)
-    read = logsource.read_file(log, 100, MIB)
-    assert read.lines == ("y" * logsource.LINE_BYTES,)
+    read = read_file(log, 100, MIB)
+    assert read.lines == ("y" * LINE_BYTES,)
     assert read.note == "the last 1 MiB (logs.max_bytes); 1 line cut to 64 KiB"
 
 
 def test_command_output_is_kept_within_max_bytes_and_lines_cut(tmp_path: Path) -> None:
     long_line = [sys.executable, "-c", "print('z' * 5_000_000); print('done')"]
-    read = logsource.read_command(long_line, 10, 30, tmp_path, MIB)
+    read = read_command(long_line, 10, 30, tmp_path, MIB)
     assert read.problem is None
-    assert read.lines == ("z" * logsource.LINE_BYTES, "done")
+    assert read.lines == ("z" * LINE_BYTES, "done")
     many = [sys.executable, "-c", "for n in range(100_000): print(f'{n:099d}')"]
-    read = logsource.read_command(many, 100_000, 30, tmp_path, MIB)
+    read = read_command(many, 100_000, 30, tmp_path, MIB)
     assert len(read.lines) == MIB // 100
     assert read.lines[-1] == f"{99_999:099d}"
     assert read.note == "the last 1 MiB (logs.max_bytes)"
