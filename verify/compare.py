@@ -7,10 +7,14 @@ import operator
 import re
 from typing import Any
 
+from deploy_gates.verify.excerpt import clip
+
 COMPARISON = re.compile(r"^\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)\s*$")
 OPERATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
              "==": operator.eq, "!=": operator.ne}
 MISSING = object()
+VALUE_CHARS = 200
+"""How much of a value found a message quotes."""
 
 
 def value_problem(expected: Any, actual: Any) -> str | None:
@@ -18,15 +22,15 @@ def value_problem(expected: Any, actual: Any) -> str | None:
     if expected == "not_null":
         return None if actual is not None else "null"
     if expected == "null":
-        return None if actual is None else f"{actual!r}"
+        return None if actual is None else _shown(actual)
     if isinstance(expected, str) and (match := COMPARISON.match(expected)):
         op, bound = match.group(1), float(match.group(2))
         try:
             number = float(actual)
         except (TypeError, ValueError):
-            return f"{actual!r} (not a number)"
-        return None if OPERATORS[op](number, bound) else f"{actual!r}"
-    return None if expected == actual else f"{actual!r}"
+            return f"{_shown(actual)} (not a number)"
+        return None if OPERATORS[op](number, bound) else _shown(actual)
+    return None if expected == actual else _shown(actual)
 
 
 def subset_problems(expected: dict[str, Any], actual: Any, at: str = "") -> list[str]:
@@ -59,3 +63,7 @@ def lookup(data: Any, path: str) -> Any:
         else:
             return MISSING
     return data
+
+
+def _shown(value: Any) -> str:
+    return clip(repr(value), VALUE_CHARS)

@@ -12,6 +12,8 @@ from functools import cached_property
 from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Sample
 
+from deploy_gates.spec.sections import Metrics
+from deploy_gates.verify.excerpt import clip
 from deploy_gates.verify.http import Http, HttpError
 
 SERIES_SUFFIXES = {
@@ -25,6 +27,8 @@ SERIES_SUFFIXES = {
 
 SPEC_TYPES = {"untyped": "unknown"}
 """Type names of the runbook spec that prometheus_client's parser spells differently."""
+PARSE_ERROR_CHARS = 300
+"""How much of the parser's complaint (which quotes the line) a message shows."""
 
 
 class ExpositionError(Exception):
@@ -96,15 +100,19 @@ def parse(text: str, content_type: str, url: str) -> Exposition:
             else:
                 families[family.name] = family
     except ValueError as exc:
-        raise ExpositionError(f"GET {url}: not a Prometheus exposition: {exc}") from None
+        raise ExpositionError(
+            f"GET {url}: not a Prometheus exposition: {clip(str(exc), PARSE_ERROR_CHARS)}"
+        ) from None
     return Exposition(url, families, declared_types(text), frozenset(HELP_LINE.findall(text)))
 
 
-def scrape(http: Http, path: str) -> Exposition:
-    """GET ``path`` and parse it; ExpositionError naming the URL when there is no exposition."""
-    url = http.url(path)
+def scrape(http: Http, metrics: Metrics) -> Exposition:
+    """GET ``metrics.path`` within its deadline and byte cap, and parse it; ExpositionError naming
+    the URL when there is no exposition."""
+    url = http.url(metrics.path)
     try:
-        answer = http.get(path)
+        answer = http.get(metrics.path, timeout_s=metrics.timeout, max_bytes=metrics.max_bytes,
+                          max_bytes_key="metrics.max_bytes")
     except HttpError as exc:
         raise ExpositionError(str(exc)) from None
     if answer.status != 200:

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 
 from deploy_gates.redact import Redactor, secret_problem
-from deploy_gates.spec.sections import Flow, MetricStep, Request, SqlStep, Step
+from deploy_gates.spec.sections import Flow, Metrics, MetricStep, Request, SqlStep, Step
 from deploy_gates.verify.compare import MISSING, lookup, subset_problems, value_problem
 from deploy_gates.verify.exposition import ExpositionError, scrape
 from deploy_gates.verify.http import Http, HttpError
@@ -34,7 +34,7 @@ class FlowRun:
     http: Http
     connect: Callable[[], psycopg.Connection]
     redactor: Redactor
-    metrics_path: str = "/metrics"
+    metrics: Metrics = field(default_factory=Metrics)
     saved: dict[str, Any] = field(default_factory=dict)
     evidence: list[tuple[str, str]] = field(default_factory=list)
     baselines: dict[str, float] = field(default_factory=dict)
@@ -81,7 +81,9 @@ class FlowRun:
             req.method,
             self.fill(req.path),
             headers=headers,
-            read_timeout_s=req.timeout,
+            timeout_s=req.timeout,
+            max_bytes=req.max_bytes,
+            follow_redirects=req.follow_redirects,
             params={k: self.fill(v) for k, v in req.query.items()} or None,
             json=self.fill(req.json_body) if req.json_body is not None else None,
         )
@@ -161,7 +163,7 @@ class FlowRun:
     def metric(self, step: MetricStep) -> float | None:
         """The metric's value now (a fresh scrape), None when it has no such series."""
         try:
-            return scrape(self.http, self.metrics_path).value(step.metric, step.labels)
+            return scrape(self.http, self.metrics).value(step.metric, step.labels)
         except ExpositionError as exc:
             raise StepFailed(str(exc)) from None
 

@@ -6,10 +6,17 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from deploy_gates.spec.sections import PromQuery
 from deploy_gates.verify.compare import COMPARISON, OPERATORS
+from deploy_gates.verify.excerpt import clip
 from deploy_gates.verify.http import Http, HttpError
+
+ERROR_CHARS = 200
+"""How much of an answer (an error text, a series) a message quotes."""
+SHOWN_SERIES = 20
+"""How many series of each attempt the evidence shows."""
 
 
 class PromError(Exception):
@@ -24,43 +31,94 @@ class Series:
     value: float
 
     def __str__(self) -> str:
-        labels = ", ".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()))
-        return f"{{{labels}}} {self.value:g}" if labels else f"{self.value:g}"
+        return f"{selector(self.labels)} {self.value:g}" if self.labels else f"{self.value:g}"
+
+
+def selector(labels: dict[str, str]) -> str:
+    """``{instance="a", job="api"}``: labels as PromQL writes them."""
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
 class Prometheus:
-    """Instant queries against one Prometheus (read-only), with timeouts on every call."""
+    """Instant queries against one Prometheus (read-only), each within a deadline and a byte
+    cap."""
 
-    def __init__(self, url: str, token: str | None = None, *, timeout_s: float = 30.0) -> None:
-        self.http = Http(url, read_timeout_s=timeout_s)
+    def __init__(self, url: str, token: str | None = None) -> None:
+        self.http = Http(url)
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     @property
     def url(self) -> str:
         return self.http.base_url
 
-    def query(self, expr: str) -> list[Series]:
+    def query(self, expr: str, *, timeout_s: float | None = None,
+              max_bytes: int | None = None) -> list[Series]:
         """The instant vector or scalar ``expr`` evaluates to now; PromError when Prometheus
-        refuses it, HttpError when there is no answer."""
-        answer = self.http.get("/api/v1/query", params={"query": expr}, headers=self.headers)
+        refuses it or answers something else, HttpError when there is no answer."""
+        answer = self.http.get("/api/v1/query", params={"query": expr}, headers=self.headers,
+                               timeout_s=timeout_s, max_bytes=max_bytes)
         body = answer.json()
         where = f"{self.http.url('/api/v1/query')} ({expr})"
-        if not isinstance(body, dict) or body.get("status") != "success":
-            error = body.get("error", answer.text[:200]) if isinstance(body, dict) else body
-            kind = body.get("errorType", f"HTTP {answer.status}") if isinstance(body, dict) else ""
-            raise PromError(f"{where}: {kind}: {error}")
-        data = body["data"]
-        if data["resultType"] == "vector":
-            return [Series(item["metric"], float(item["value"][1])) for item in data["result"]]
-        if data["resultType"] == "scalar":
-            return [Series({}, float(data["result"][1]))]
-        raise PromError(
-            f"{where}: the result is a {data['resultType']}; a gate needs an instant vector or "
-            "a scalar"
-        )
+        if not isinstance(body, dict):
+            raise PromError(f"{where}: malformed answer: not a JSON object")
+        if body.get("status") != "success":
+            error = body.get("error", answer.text[:ERROR_CHARS])
+            kind = body.get("errorType", f"HTTP {answer.status}")
+            raise PromError(clip(f"{where}: {kind}: {error}", len(where) + ERROR_CHARS))
+        try:
+            return _series(body.get("data"))
+        except _Unusable as exc:
+            raise PromError(f"{where}: {exc}") from None
 
     def close(self) -> None:
         self.http.close()
+
+
+class _Unusable(Exception):
+    """The answer is not shaped as Prometheus' API documents it, or is not an instant value."""
+
+
+def _malformed(problem: str) -> _Unusable:
+    return _Unusable(f"malformed answer: {problem}")
+
+
+def _series(data: Any) -> list[Series]:
+    """The series of an API answer's ``data``, checked against the documented shapes."""
+    if not isinstance(data, dict):
+        raise _malformed("no data object")
+    kind, result = data.get("resultType"), data.get("result")
+    if kind == "scalar":
+        if not _is_sample(result):
+            raise _malformed("the scalar is not a [time, value] pair")
+        return [Series({}, _number(result[1], "the scalar"))]
+    if kind != "vector":
+        raise _Unusable(f"the result is a {clip(str(kind), ERROR_CHARS)}; a gate needs an "
+                        "instant vector or a scalar")
+    if not isinstance(result, list):
+        raise _malformed("the vector's result is not a list")
+    series = []
+    for item in result:
+        labels = item.get("metric") if isinstance(item, dict) else None
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            raise _malformed(f"series {clip(repr(item), ERROR_CHARS)} has no metric labels")
+        shown = clip(selector(labels), ERROR_CHARS)
+        if not _is_sample(item.get("value")):
+            raise _malformed(f"series {shown} has no [time, value] pair")
+        series.append(Series(labels, _number(item["value"][1], shown)))
+    return series
+
+
+def _is_sample(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and isinstance(value[1], str)
+
+
+def _number(text: str, of: str) -> float:
+    """A sample value as Prometheus writes it: ``1.5``, ``NaN``, ``+Inf``, ``-Inf``."""
+    try:
+        return float(text)
+    except ValueError:
+        raise _malformed(f"value {clip(repr(text), ERROR_CHARS)} of {of} is not a number"
+                         ) from None
 
 
 @dataclass(frozen=True)
@@ -93,7 +151,7 @@ class Attempt:
     error: str | None = None
 
     def __str__(self) -> str:
-        seen = self.error or ("; ".join(map(str, self.series)) if self.series else "no data")
+        seen = self.error or (_listed(self.series, SHOWN_SERIES) if self.series else "no data")
         return f"{self.at:%H:%M:%S.%f}"[:-3] + f"  {seen}"
 
 
@@ -116,7 +174,8 @@ def poll(prometheus: Prometheus, spec: PromQuery) -> Verdict:
     while True:
         now = datetime.now(UTC)
         try:
-            series = prometheus.query(spec.query)
+            series = prometheus.query(spec.query, timeout_s=spec.timeout,
+                                      max_bytes=spec.max_bytes)
         except (HttpError, PromError) as exc:
             attempts.append(Attempt(now, error=str(exc)))
             return Verdict("failed", str(exc), attempts)
@@ -136,5 +195,11 @@ def _ended(spec: PromQuery, threshold: Threshold, breaking: list[Series],
     if not breaking:
         return Verdict("no data", f"{spec.query}: no data: the query returned no series{window}",
                        attempts)
-    found = "; ".join(map(str, breaking[:5])) + (" ..." if len(breaking) > 5 else "")
+    found = _listed(breaking, 5)
     return Verdict("failed", f"expected {spec.query} {threshold}; found {found}{window}", attempts)
+
+
+def _listed(series: list[Series], most: int) -> str:
+    """The first ``most`` series, and how many more there are."""
+    more = f" ... {len(series) - most} more" if len(series) > most else ""
+    return clip("; ".join(map(str, series[:most])), most * ERROR_CHARS) + more

@@ -11,7 +11,7 @@ from deploy_gates.fixtures.targets import Target, connect, known_runbook
 from deploy_gates.redact import Redactor
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.spec.runbook import Runbook
-from deploy_gates.spec.sections import Flow
+from deploy_gates.spec.sections import Flow, Metrics
 from deploy_gates.verify.flows import FlowRun
 from deploy_gates.verify.http import Http
 from deploy_gates.verify.outcome import require
@@ -47,8 +47,7 @@ def test_smoke(
     evidence: GateEvidence,
     redactor: Redactor,
 ) -> None:
-    path = runbook.metrics.path if runbook.metrics else "/metrics"
-    run = FlowRun(http, connect=connect_db, redactor=redactor, metrics_path=path)
+    run = FlowRun(http, connect=connect_db, redactor=redactor, metrics=runbook.metrics or Metrics())
     problems = run.run(flow)
     evidence.extend(run.evidence)
     require(problems and "; ".join(problems))

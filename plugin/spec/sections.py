@@ -17,10 +17,20 @@ from pydantic import (
 )
 
 from deploy_gates.verify.compare import COMPARISON
+from deploy_gates.verify.limits import (
+    LOG_MAX_BYTES,
+    MATCH_TIMEOUT_S,
+    MAX_BYTES,
+    METRICS_MAX_BYTES,
+    TIMEOUT_S,
+    FollowRedirects,
+)
 
 METHODS = ("get", "post", "put", "patch", "delete", "head")
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+SIZE = re.compile(r"^\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*$")
+UNIT_BYTES = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 
 
 class Strict(BaseModel):
@@ -61,6 +71,20 @@ Timeout = _duration("1ms", "1h")
 """How long one call, command or start-up may take."""
 MAX_TAIL_LINES = 1_000_000
 """The most log lines a logs gate reads."""
+
+
+def _bytes(value: Any) -> Any:
+    """``"10MiB"``, ``"512KiB"`` or a number of bytes -> bytes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    match = SIZE.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a size like 512KiB, 10MiB or 1048576 (bytes)")
+    return int(match.group(1)) * UNIT_BYTES[match.group(2)]
+
+
+Bytes = Annotated[int, BeforeValidator(_bytes), Field(gt=0, le=1 << 30)]
+"""A size cap: bytes, or ``"512KiB"``, ``"10MiB"``; at most 1 GiB."""
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
@@ -83,7 +107,9 @@ class Request(Strict):
     body: dict[str, Any] = {}
     expect_headers: dict[str, str] = {}
     within: Seconds | None = None
-    timeout: Timeout = 30.0
+    timeout: Timeout = TIMEOUT_S
+    max_bytes: Bytes = MAX_BYTES
+    follow_redirects: FollowRedirects = "same-origin"
     save: dict[str, str] = {}
     public: list[str] = []
 
@@ -172,6 +198,8 @@ class Metrics(Strict):
     """The target's Prometheus exposition, scraped once per run."""
 
     path: str = "/metrics"
+    timeout: Timeout = TIMEOUT_S
+    max_bytes: Bytes = METRICS_MAX_BYTES
     lint: bool = False
     present: dict[str, MetricSpec | None] = {}
 
@@ -183,6 +211,8 @@ class PromQuery(Strict):
     expect: Annotated[str, Field(pattern=COMPARISON.pattern)]
     within: Seconds = 0.0
     every: Interval = 15.0
+    timeout: Timeout = TIMEOUT_S
+    max_bytes: Bytes = MAX_BYTES
     no_data: Literal["fail", "inconclusive"] = "fail"
 
 
@@ -200,17 +230,21 @@ class Logs(Strict):
     command: list[str] | None = None
     file: str | None = None
     tail_lines: Annotated[int, Field(gt=0, le=MAX_TAIL_LINES)] = 10000
+    max_bytes: Bytes = LOG_MAX_BYTES
     timeout: Timeout = 30.0
+    match_timeout: Timeout = MATCH_TIMEOUT_S
     absent: list[str] = []
     present: list[str] = []
 
     @field_validator("absent", "present")
     @classmethod
     def _regexes(cls, patterns: list[str]) -> list[str]:
+        import regex
+
         for pattern in patterns:
             try:
-                re.compile(pattern)
-            except re.error as exc:
+                regex.compile(pattern)
+            except regex.error as exc:
                 raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
         return patterns
 
