@@ -13,9 +13,11 @@ from typing import Any
 
 import psycopg
 
+from migrate.execute import describe as describe_error
 from verify.compare import MISSING, lookup, subset_problems, value_problem
 from verify.exposition import ExpositionError, scrape
 from verify.http import Http, HttpError
+from verify.readonly_sql import refusal
 from verify.sections import Flow, MetricStep, Request, SqlStep, Step
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -37,7 +39,16 @@ class FlowRun:
     baselines: dict[str, float] = field(default_factory=dict)
 
     def run(self, flow: Flow) -> list[str]:
-        """Run the steps, then the ``finally`` steps whatever happened; the problems found."""
+        """Run the steps, then the ``finally`` steps whatever a step raised; the problems found.
+        A flow with SQL that is not one read-only query sends nothing at all."""
+        refused = [
+            f"{kind} {index} (sql): refused, nothing sent: {problem}"
+            for kind, steps in (("step", flow.steps), ("finally step", flow.finally_))
+            for index, step in enumerate(steps, 1)
+            if isinstance(step, SqlStep) and (problem := refusal(step.sql))
+        ]
+        if refused:
+            return refused[:1]
         problems: list[str] = []
         try:
             self.baselines = {
@@ -45,17 +56,19 @@ class FlowRun:
             }
         except StepFailed as exc:
             return [f"before step 1, reading the metrics: {exc}"]
-        for index, step in enumerate(flow.steps, 1):
-            try:
-                self.step(step)
-            except (StepFailed, HttpError) as exc:
-                problems.append(f"step {index} ({describe(step)}): {exc}")
-                break
-        for index, step in enumerate(flow.finally_, 1):
-            try:
-                self.step(step)
-            except (StepFailed, HttpError) as exc:
-                problems.append(f"finally step {index} ({describe(step)}): {exc}")
+        try:
+            for index, step in enumerate(flow.steps, 1):
+                try:
+                    self.step(step)
+                except (StepFailed, HttpError) as exc:
+                    problems.append(f"step {index} ({describe(step)}): {exc}")
+                    break
+        finally:
+            for index, step in enumerate(flow.finally_, 1):
+                try:
+                    self.step(step)
+                except (StepFailed, HttpError) as exc:
+                    problems.append(f"finally step {index} ({describe(step)}): {exc}")
         return problems
 
     def step(self, step: Step) -> None:
@@ -114,9 +127,12 @@ class FlowRun:
         deadline = time.monotonic() + step.within
         while True:
             with self.connect() as conn:
-                cursor = conn.execute(step.sql, self.saved)
-                columns = [c.name for c in cursor.description or []]
-                row = cursor.fetchone()
+                try:
+                    cursor = conn.execute(step.sql, self.saved)
+                    columns = [c.name for c in cursor.description or []]
+                    row = cursor.fetchone()
+                except psycopg.Error as exc:
+                    raise StepFailed(describe_error(exc)) from None
             seen = dict(zip(columns, row, strict=True)) if row else None
             self.evidence.append(
                 (
