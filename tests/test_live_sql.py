@@ -5,6 +5,7 @@ concurrent reader; a smoke flow's cleanup runs whatever a SQL step raised."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from fnmatch import fnmatchcase
@@ -21,7 +22,7 @@ from tests.livewatch import counters, database_name, recording_server, watch, wr
 from verify.database import TargetUnavailable, reach
 from verify.flows import FlowRun
 from verify.http import Http
-from verify.readonly_sql import refusal
+from verify.readonly_sql import ALLOWED_FUNCTIONS, refusal
 from verify.sections import Flow, Request, SqlStep
 from verify.spec import LiveTarget, load_runbook
 from verify.yamlsource import SpecError
@@ -135,6 +136,12 @@ ACCEPTED = [
 @pytest.mark.parametrize("sql", ACCEPTED)
 def test_read_only_queries_are_accepted(sql: str) -> None:
     assert refusal(sql) is None
+
+
+def test_the_docs_list_the_functions_spec_sql_may_call() -> None:
+    text = (ROOT / "docs" / "gates-running.md").read_text()
+    listed = text.split("The functions spec SQL may call:")[1].split("**Every")[0]
+    assert set(re.findall(r"`(\w+)`", listed)) == ALLOWED_FUNCTIONS
 
 
 @pytest.fixture
