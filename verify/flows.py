@@ -13,11 +13,13 @@ from typing import Any
 
 import psycopg
 
+from deploy_gates.migrate.execute import describe as describe_error
 from deploy_gates.redact import Redactor, secret_problem
 from deploy_gates.spec.sections import Flow, Metrics, MetricStep, Request, SqlStep, Step
 from deploy_gates.verify.compare import MISSING, lookup, subset_problems, value_problem
 from deploy_gates.verify.exposition import ExpositionError, scrape
 from deploy_gates.verify.http import Http, HttpError
+from deploy_gates.verify.readonly_sql import refusal
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -40,7 +42,16 @@ class FlowRun:
     baselines: dict[str, float] = field(default_factory=dict)
 
     def run(self, flow: Flow) -> list[str]:
-        """Run the steps, then the ``finally`` steps whatever happened; the problems found."""
+        """Run the steps, then the ``finally`` steps whatever a step raised; the problems found.
+        A flow with SQL that is not one read-only query sends nothing at all."""
+        refused = [
+            f"{kind} {index} (sql): refused, nothing sent: {problem}"
+            for kind, steps in (("step", flow.steps), ("finally step", flow.finally_))
+            for index, step in enumerate(steps, 1)
+            if isinstance(step, SqlStep) and (problem := refusal(step.sql))
+        ]
+        if refused:
+            return refused[:1]
         problems: list[str] = []
         try:
             self.baselines = {
@@ -48,17 +59,19 @@ class FlowRun:
             }
         except StepFailed as exc:
             return [f"before step 1, reading the metrics: {exc}"]
-        for index, step in enumerate(flow.steps, 1):
-            try:
-                self.step(step)
-            except (StepFailed, HttpError) as exc:
-                problems.append(f"step {index} ({describe(step)}): {exc}")
-                break
-        for index, step in enumerate(flow.finally_, 1):
-            try:
-                self.step(step)
-            except (StepFailed, HttpError) as exc:
-                problems.append(f"finally step {index} ({describe(step)}): {exc}")
+        try:
+            for index, step in enumerate(flow.steps, 1):
+                try:
+                    self.step(step)
+                except (StepFailed, HttpError) as exc:
+                    problems.append(f"step {index} ({describe(step)}): {exc}")
+                    break
+        finally:
+            for index, step in enumerate(flow.finally_, 1):
+                try:
+                    self.step(step)
+                except (StepFailed, HttpError) as exc:
+                    problems.append(f"finally step {index} ({describe(step)}): {exc}")
         return problems
 
     def step(self, step: Step) -> None:
@@ -133,9 +146,12 @@ class FlowRun:
         deadline = time.monotonic() + step.within
         while True:
             with self.connect() as conn:
-                cursor = conn.execute(step.sql, self.saved)
-                columns = [c.name for c in cursor.description or []]
-                row = cursor.fetchone()
+                try:
+                    cursor = conn.execute(step.sql, self.saved)
+                    columns = [c.name for c in cursor.description or []]
+                    row = cursor.fetchone()
+                except psycopg.Error as exc:
+                    raise StepFailed(describe_error(exc)) from None
             seen = dict(zip(columns, row, strict=True)) if row else None
             self.evidence.append(
                 (

@@ -52,6 +52,7 @@ class LiveTarget(Strict):
     dsn_env: str
     protected: bool = False
     statement_timeout_ms: Annotated[int, Field(gt=0, le=MAX_STATEMENT_TIMEOUT_MS)] = 5000
+    lock_timeout_ms: Annotated[int, Field(gt=0, le=10_000)] = 1000
     base_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
     prometheus_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
     prometheus_token_env: EnvName | None = None

@@ -25,6 +25,7 @@ from deploy_gates.verify.limits import (
     TIMEOUT_S,
     FollowRedirects,
 )
+from deploy_gates.verify.readonly_sql import refusal
 
 METHODS = ("get", "post", "put", "patch", "delete", "head")
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -137,12 +138,21 @@ class Request(Strict):
 
 
 class SqlStep(Strict):
-    """A query against the target's database, polled until its first row matches ``expect``."""
+    """A query against the target's database, polled until its first row matches ``expect``;
+    one read-only query (``verify.readonly_sql``)."""
 
     sql: str
     expect: dict[str, Any] = {}
     within: Seconds = 0.0
     every: Interval = 1.0
+
+    @field_validator("sql")
+    @classmethod
+    def _read_only(cls, sql: str) -> str:
+        problem = refusal(sql)
+        if problem:
+            raise ValueError(problem)
+        return sql
 
 
 class MetricStep(Strict):
