@@ -14,7 +14,7 @@ from deploy_gates.migrate.errors import MigrationError
 from deploy_gates.migrate.execute import StatementError, elapsed_ms, run_statements
 from deploy_gates.migrate.files import MigrationFile
 from deploy_gates.migrate.lock import migration_lock, set_lock_timeout
-from deploy_gates.migrate.log import MigrationLog, Reporter
+from deploy_gates.migrate.log import FileEvent, MigrationLog, Reporter
 from deploy_gates.redact import redact_dsn
 
 
@@ -112,9 +112,9 @@ def up(
                 try:
                     elapsed = _apply(conn, table, file)
                 except MigrationError:
-                    report.progress(f"applying {file.name} ... failed")
+                    report.progress(str(FileEvent("applying", file.name, False)))
                     raise
-                report.progress(f"applying {file.name} ... ok ({elapsed} ms)")
+                report.progress(str(FileEvent("applying", file.name, True, elapsed)))
                 applied.append(AppliedMigration(file.name, elapsed))
     except MigrationError as exc:
         report.record(f"failed: {exc}")
