@@ -7,6 +7,7 @@ from collections.abc import Callable
 import psycopg
 import pytest
 from deploy_gates.fixtures.targets import Target, connect, known_runbook
+from deploy_gates.progress import Progress
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.spec.runbook import Runbook
 from deploy_gates.spec.sections import Flow
@@ -43,9 +44,10 @@ def test_smoke(
     connect_db: Callable[[], psycopg.Connection],
     runbook: Runbook,
     evidence: GateEvidence,
+    progress: Progress,
 ) -> None:
     path = runbook.metrics.path if runbook.metrics else "/metrics"
-    run = FlowRun(http, connect=connect_db, metrics_path=path)
+    run = FlowRun(http, connect=connect_db, metrics_path=path, progress=progress)
     problems = run.run(flow)
     evidence.extend(run.evidence)
     require(problems and "; ".join(problems))
