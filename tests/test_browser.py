@@ -29,6 +29,8 @@ FLAGS = (
     # the browser's own update and account checks never leave the machine
     "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9",
 )
+SHOTS = os.environ.get("DEPLOY_GATES_SCREENSHOT_DIR")
+SHOT_DIR = Path(SHOTS).resolve() if SHOTS else None  # before pytester changes the folder
 PROBE = """<script>
 (() => {
   const box = (el) => { const r = el.getBoundingClientRect(); return {top: r.top, bottom: r.bottom}; };
@@ -99,8 +101,8 @@ def screenshot(chromium: str, report: Path, tmp_path: Path, name: str, height: i
     shot = tmp_path / name
     browse(chromium, report, tmp_path, f"--screenshot={shot}", f"--window-size=1280,{height}")
     assert shot.stat().st_size > 10_000
-    if os.environ.get("DEPLOY_GATES_SCREENSHOT_DIR"):
-        shutil.copy(shot, Path(os.environ["DEPLOY_GATES_SCREENSHOT_DIR"]) / name)
+    if SHOT_DIR:
+        shutil.copy(shot, SHOT_DIR / name)
     return shot
 
 
