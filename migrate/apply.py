@@ -23,7 +23,7 @@ from deploy_gates.migrate.ledger import (
     record,
 )
 from deploy_gates.migrate.lock import migration_lock, set_lock_timeout
-from deploy_gates.migrate.log import MigrationLog, Reporter
+from deploy_gates.migrate.log import FileEvent, MigrationLog, Reporter
 from deploy_gates.redact import redact_dsn
 from deploy_gates.spec.runbook import Ledger
 
@@ -122,9 +122,9 @@ def up(
                     try:
                         elapsed = _apply(conn, table, file)
                     except MigrationError:
-                        report.progress(f"applying {file.name} ... failed")
+                        report.progress(str(FileEvent("applying", file.name, False)))
                         raise
-                    report.progress(f"applying {file.name} ... ok ({elapsed} ms)")
+                    report.progress(str(FileEvent("applying", file.name, True, elapsed)))
                     applied.append(AppliedMigration(file.name, elapsed))
     except MigrationError as exc:
         report.record(f"failed: {exc}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +50,31 @@ class MigrationLog:
         """Append ``event`` with its UTC timestamp."""
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(f"{_utc_now()} {self.scrub(event)}\n")
+
+
+FILE_LINE = re.compile(r"(applying|reverting) (\S+) \.\.\. (?:ok \((\d+) ms\)|(failed))")
+
+
+@dataclass(frozen=True)
+class FileEvent:
+    """One migration file applied or reverted, and how it went: its progress line."""
+
+    verb: str
+    name: str
+    ok: bool
+    ms: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.verb} {self.name} ... " + (f"ok ({self.ms} ms)" if self.ok else "failed")
+
+    @classmethod
+    def parse(cls, line: str) -> FileEvent | None:
+        """The event a progress line tells, or None for any other line."""
+        match = FILE_LINE.fullmatch(line)
+        if match is None:
+            return None
+        verb, name, ms, failed = match.groups()
+        return cls(verb, name, failed is None, int(ms) if ms else None)
 
 
 @dataclass(frozen=True)

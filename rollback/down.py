@@ -24,7 +24,7 @@ from deploy_gates.migrate.ledger import (
     read,
 )
 from deploy_gates.migrate.lock import migration_lock, set_lock_timeout
-from deploy_gates.migrate.log import MigrationLog, Reporter
+from deploy_gates.migrate.log import FileEvent, MigrationLog, Reporter
 from deploy_gates.migrate.statements import Statement, read_statements
 from deploy_gates.redact import redact_dsn
 from deploy_gates.spec.runbook import Ledger
@@ -73,11 +73,11 @@ def _revert(
             run_statements(conn, str(path), statements)
             delete(conn, table, name)
     except StatementError as exc:
-        report.progress(f"reverting {name} ... failed")
+        report.progress(str(FileEvent("reverting", name, False)))
         raise MigrationError(
             f"{exc}; down script rolled back, {name} stays applied (ledger unchanged)"
         ) from exc
-    report.progress(f"reverting {name} ... ok ({elapsed_ms(start)} ms)")
+    report.progress(str(FileEvent("reverting", name, True, elapsed_ms(start))))
 
 
 def down(

@@ -80,7 +80,7 @@ def test_each_gate_runs_per_target_and_the_report_groups_by_target(
     assert [(t["target"], t["verdict"]) for t in data["targets"]] == [("eu", "GO"),
                                                                       ("us", "NO-GO")]
     assert data["verdict"] == "NO-GO"
-    assert data["metadata"]["Target"] == "eu, us"
+    assert data["metadata"]["targets"] == ["eu", "us"]
     (markdown,) = (project.path / "reports").glob("eu+us-*.md")
     assert "| eu | GO |" in markdown.read_text() and "| us | NO-GO |" in markdown.read_text()
     (html,) = (project.path / "reports").glob("eu+us-*.html")

@@ -143,15 +143,15 @@ def test_every_gate_run_leaves_html_junit_and_json(project: pytest.Pytester) -> 
     assert [r.rsplit(".", 1)[1] for r in reports] == ["html", "json", "md", "xml"]
     assert all(r.startswith("rehearsal-") and "Z." in r for r in reports)
     summary = json.loads((project.path / "evidence" / reports[1]).read_text())
-    assert summary["metadata"]["Target"] == "rehearsal"
-    assert summary["metadata"]["Release"] == "1.2.3"
-    assert {"Git commit", "Operator", "Started (UTC)", "Finished (UTC)"} <= summary["metadata"].keys()
+    assert summary["metadata"]["targets"] == ["rehearsal"]
+    assert summary["metadata"]["release"] == "1.2.3"
+    assert {"git_commit", "operator", "started", "finished"} <= summary["metadata"].keys()
     gates = {g["id"].split("::")[1]: g for g in summary["gates"]}
     assert gates["test_good"]["outcome"] == "passed"
     assert gates["test_bad"] == {**gates["test_bad"], "outcome": "failed",
                                  "message": "expected table t; found: it does not exist"}
     html = (project.path / "evidence" / reports[0]).read_text()
-    assert "Release" in html and "1.2.3" in html and "Finished (UTC)" in html
+    assert "Release" in html and "1.2.3" in html and "finished" in html
     assert "<testcase" in (project.path / "evidence" / reports[3]).read_text()
 
 

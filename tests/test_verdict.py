@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.reportrun import html_rows
+
 SPEC = """\
 system: demo
 release: "2.0"
@@ -206,8 +208,8 @@ def test_evidence_reaches_html_and_json(project: pytest.Pytester) -> None:
     gate = summary(project)["gates"][0]
     assert gate["evidence"] == [{"title": "SQL", "text": "SELECT relname FROM pg_class -- probe-7731"},
                                 {"title": "rows seen", "text": "jobs"}]
-    html = next((project.path / "out").glob("*.html")).read_text()
-    assert "probe-7731" in html and "runbook step: II.1" in html
+    (row,) = html_rows(next((project.path / "out").glob("*.html")).read_text())
+    assert "probe-7731" in row["log"] and "II.1</td>" in "".join(row["resultsTableRow"])
 
 
 def test_metadata_in_every_output(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,6 +219,7 @@ def test_metadata_in_every_output(project: pytest.Pytester, monkeypatch: pytest.
     out = project.path / "out"
     for suffix in ("html", "xml", "json", "md"):
         text = next(out.glob(f"*.{suffix}")).read_text()
-        for value in ("op-4242", "rehearsal", "2.0", "0.1.0", "Started (UTC)"):
+        started = "Started (UTC)" if suffix in ("html", "md") else "started"
+        for value in ("op-4242", "rehearsal", "2.0", "0.1.0", started):
             assert value in text, (suffix, value)
-    assert 'property name="Operator" value="op-4242"' in next(out.glob("*.xml")).read_text()
+    assert 'property name="operator" value="op-4242"' in next(out.glob("*.xml")).read_text()

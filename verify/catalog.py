@@ -134,14 +134,32 @@ class Catalog:
         return {k: v for k, v in items.items() if kept(k.split(" ")[-1])}
 
 
+@dataclass(frozen=True)
+class Change:
+    """One object that differs between two fingerprints, with its definition on either side
+    (empty where it does not exist)."""
+
+    change: str
+    object: str
+    before: str
+    after: str
+
+
+def changes(before: dict[str, str], after: dict[str, str]) -> list[Change]:
+    """What appeared (left behind), vanished (missing) or changed between two fingerprints."""
+    found = [Change("left behind", k, "", after[k]) for k in sorted(after.keys() - before.keys())]
+    found += [Change("missing", k, before[k], "") for k in sorted(before.keys() - after.keys())]
+    found += [
+        Change("changed", k, before[k], after[k])
+        for k in sorted(before.keys() & after.keys())
+        if before[k] != after[k]
+    ]
+    return found
+
+
 def diff(before: dict[str, str], after: dict[str, str]) -> list[str]:
     """Readable differences between two fingerprints: what appeared, vanished or changed."""
-    lines = [f"left behind: {k}" for k in sorted(after.keys() - before.keys())]
-    lines += [f"missing: {k}" for k in sorted(before.keys() - after.keys())]
-    lines += [
-        f"changed: {k}" for k in sorted(before.keys() & after.keys()) if before[k] != after[k]
-    ]
-    return lines
+    return [f"{c.change}: {c.object}" for c in changes(before, after)]
 
 
 def read_catalog(

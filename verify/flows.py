@@ -37,6 +37,8 @@ class FlowRun:
     connect: Callable[[], psycopg.Connection]
     redactor: Redactor
     metrics: Metrics = field(default_factory=Metrics)
+    progress: Callable[[str], None] | None = None
+    """Hears of each attempt of a step that polls (``within:``)."""
     saved: dict[str, Any] = field(default_factory=dict)
     evidence: list[tuple[str, str]] = field(default_factory=list)
     baselines: dict[str, float] = field(default_factory=dict)
@@ -174,6 +176,8 @@ class FlowRun:
             if time.monotonic() + step.every > deadline:
                 waited = f" after {step.within:g} s" if step.within else ""
                 raise StepFailed("; ".join(problems) + waited)
+            if self.progress:
+                self.progress(f"sql step (within {step.within:g} s): {'; '.join(problems)}")
             time.sleep(step.every)
 
     def metric(self, step: MetricStep) -> float | None:
@@ -194,6 +198,8 @@ class FlowRun:
                 return
             if time.monotonic() >= deadline:
                 raise StepFailed(f"expected {step.metric} to increase from {before}; found {now}")
+            if self.progress:
+                self.progress(f"metric {step.metric} (within {step.within:g} s): {now}")
             time.sleep(0.5)
 
     def fill(self, value: Any) -> Any:

@@ -8,9 +8,10 @@ import pytest
 
 
 def fail_gate(message: str) -> NoReturn:
-    """Fail the current gate with ``message`` and no traceback."""
+    """Fail the current gate with ``message`` and no traceback: one message, without the chain of
+    exceptions it was raised while handling."""
     __tracebackhide__ = True
-    pytest.fail(message, pytrace=False)
+    raise pytest.fail.Exception(message, pytrace=False) from None
 
 
 def require(problem: str | None) -> None:

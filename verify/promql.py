@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -164,10 +165,12 @@ class Verdict:
     attempts: list[Attempt]
 
 
-def poll(prometheus: Prometheus, spec: PromQuery) -> Verdict:
+def poll(
+    prometheus: Prometheus, spec: PromQuery, progress: Callable[[str], None] | None = None
+) -> Verdict:
     """Evaluate ``spec.query`` at once and then every ``spec.every`` until ``spec.within`` has
     passed, stopping as soon as the threshold holds for every series; an error from Prometheus
-    ends the poll at once."""
+    ends the poll at once. ``progress`` hears of each attempt that did not end the poll."""
     threshold = Threshold.parse(spec.expect)
     start = time.monotonic()
     attempts: list[Attempt] = []
@@ -186,6 +189,9 @@ def poll(prometheus: Prometheus, spec: PromQuery) -> Verdict:
         next_at = len(attempts) * spec.every
         if next_at > spec.within:
             return _ended(spec, threshold, breaking, attempts)
+        if progress:
+            progress(f"attempt {len(attempts)} of {spec.query} (expect {threshold}, within "
+                     f"{spec.within:g} s): {attempts[-1]}")
         time.sleep(max(0.0, start + next_at - time.monotonic()))
 
 

@@ -12,6 +12,8 @@ import psycopg
 import pytest
 
 from deploy_gates.migrate import MigrationError, MigrationFile, MigrationLog
+from deploy_gates.migrate.log import FileEvent
+from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.spec.runbook import Runbook
 from deploy_gates.verify.catalog import Catalog, snapshot
 from deploy_gates.verify.expectations import Expected, expected_objects
@@ -95,3 +97,18 @@ class Rehearsal:
             with psycopg.connect(dsn or self.dsn, autocommit=True, connect_timeout=10) as conn:
                 self.catalogs[phase] = snapshot(conn, self.runbook)
         return self.catalogs[phase]
+
+
+def progress_into(evidence: GateEvidence) -> Callable[[str], None]:
+    """The migration runner's progress lines, printed (pytest shows them with a failure), and
+    each file it applied or reverted as a row of the rehearsal timeline."""
+
+    def echo(line: str) -> None:
+        print(line)
+        if event := FileEvent.parse(line):
+            result = "passed" if event.ok else "failed"
+            done = {"applying": "applied", "reverting": "reverted"}[event.verb] if event.ok else ""
+            evidence.step(event.name, result, (event.ms or 0) / 1000,
+                          done or f"{event.verb} failed")
+
+    return echo

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from deploy_gates.fixtures.targets import known_runbook
+from deploy_gates.progress import Progress
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.spec.sections import PromQuery
 from deploy_gates.verify.outcome import fail_gate, inconclusive
@@ -20,8 +21,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("query", list(queries.values()), ids=list(queries))
 
 
-def test_prometheus(query: PromQuery, prometheus: Prometheus, evidence: GateEvidence) -> None:
-    verdict = poll(prometheus, query)
+def test_prometheus(
+    query: PromQuery, prometheus: Prometheus, evidence: GateEvidence, progress: Progress
+) -> None:
+    verdict = poll(prometheus, query, progress)
     evidence.add(
         f"{query.query} (expect {query.expect.strip()}) at {prometheus.url}",
         "\n".join(map(str, verdict.attempts)),

@@ -6,6 +6,7 @@ Runs only on ephemeral targets. Each action step that fails skips the steps afte
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import asdict
 
 import pytest
 
@@ -18,10 +19,10 @@ from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.rollback import backup, down, restore
 from deploy_gates.settings import Settings
 from deploy_gates.spec.runbook import Runbook
-from deploy_gates.verify.catalog import Catalog, diff
+from deploy_gates.verify.catalog import Catalog, changes
 from deploy_gates.verify.expectations import Expected
 from deploy_gates.verify.outcome import fail_gate, require
-from deploy_gates.verify.rehearsal import Rehearsal, release_expectations
+from deploy_gates.verify.rehearsal import Rehearsal, progress_into, release_expectations
 
 pytestmark = [pytest.mark.rehearsal, pytest.mark.destructive]
 
@@ -69,7 +70,7 @@ def test_provider_has_extensions(
 
 
 @pytest.mark.order(2)
-def test_baseline(rehearsal: Rehearsal) -> None:
+def test_baseline(rehearsal: Rehearsal, evidence: GateEvidence) -> None:
     """Deploy what precedes the release and fingerprint the schema the release will meet."""
     files = rehearsal.baseline_files
     if files:
@@ -81,7 +82,7 @@ def test_baseline(rehearsal: Rehearsal) -> None:
                 through=files[-1].name,
                 log=rehearsal.log("baseline"),
                 ledger=rehearsal.runbook.migrations.ledger,
-                echo=print,
+                echo=progress_into(evidence),
             ),
         )
     rehearsal.baseline_fingerprint = rehearsal.catalog("baseline").fingerprint()
@@ -96,8 +97,8 @@ def test_backup(rehearsal: Rehearsal, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.mark.order(4)
-def test_migrate_up(rehearsal: Rehearsal) -> None:
-    _apply_release(rehearsal, "migrate up")
+def test_migrate_up(rehearsal: Rehearsal, evidence: GateEvidence) -> None:
+    _apply_release(rehearsal, "migrate up", evidence)
 
 
 @pytest.mark.order(5)
@@ -109,7 +110,7 @@ def test_present_after_up(
 
 
 @pytest.mark.order(6)
-def test_migrate_down(rehearsal: Rehearsal) -> None:
+def test_migrate_down(rehearsal: Rehearsal, evidence: GateEvidence) -> None:
     migrations = rehearsal.runbook.migrations
     if migrations.down_dir is None:
         rehearsal.broken = "migrate down"
@@ -124,7 +125,7 @@ def test_migrate_down(rehearsal: Rehearsal) -> None:
             to=to,
             ledger=migrations.ledger,
             log=rehearsal.log("down"),
-            echo=print,
+            echo=progress_into(evidence),
         ),
     )
 
@@ -138,20 +139,20 @@ def test_absent_after_down(
 
 
 @pytest.mark.order(8)
-def test_schema_restored(rehearsal: Rehearsal) -> None:
+def test_schema_restored(rehearsal: Rehearsal, evidence: GateEvidence) -> None:
     """After rollback the schema equals the baseline, object for object."""
     rehearsal.require("schema restored")
     after = rehearsal.catalog("down").fingerprint()
-    changes = diff(rehearsal.baseline_fingerprint, after)
+    found = _compared(evidence, rehearsal.baseline_fingerprint, after, "after rollback")
     require(
-        changes
-        and "expected the schema after rollback to equal the baseline; found " + "; ".join(changes)
+        found
+        and "expected the schema after rollback to equal the baseline; found " + "; ".join(found)
     )
 
 
 @pytest.mark.order(9)
-def test_migrate_up_again(rehearsal: Rehearsal) -> None:
-    _apply_release(rehearsal, "migrate up again")
+def test_migrate_up_again(rehearsal: Rehearsal, evidence: GateEvidence) -> None:
+    _apply_release(rehearsal, "migrate up again", evidence)
 
 
 @pytest.mark.order(10)
@@ -163,20 +164,22 @@ def test_present_after_reapply(
 
 
 @pytest.mark.order(11)
-def test_backup_restores_baseline(rehearsal: Rehearsal, ephemeral_server: Server) -> None:
+def test_backup_restores_baseline(
+    rehearsal: Rehearsal, ephemeral_server: Server, evidence: GateEvidence
+) -> None:
     """The backup taken before the release restores to the baseline schema."""
     rehearsal.require("backup restores baseline")
     target_dsn = ephemeral_server.create_database("restored")
     rehearsal.step("restore backup", lambda: restore(rehearsal.backup_path, target_dsn))
     restored = rehearsal.catalog("restored", target_dsn).fingerprint()
-    changes = diff(rehearsal.baseline_fingerprint, restored)
+    found = _compared(evidence, rehearsal.baseline_fingerprint, restored, "restored backup")
     require(
-        changes
-        and "expected the restored backup to equal the baseline; found " + "; ".join(changes)
+        found
+        and "expected the restored backup to equal the baseline; found " + "; ".join(found)
     )
 
 
-def _apply_release(rehearsal: Rehearsal, name: str) -> None:
+def _apply_release(rehearsal: Rehearsal, name: str, evidence: GateEvidence) -> None:
     rehearsal.step(
         name,
         lambda: up(
@@ -184,9 +187,20 @@ def _apply_release(rehearsal: Rehearsal, name: str) -> None:
             rehearsal.baseline_files + rehearsal.release_files,
             ledger=rehearsal.runbook.migrations.ledger,
             log=rehearsal.log(name.replace(" ", "-")),
-            echo=print,
+            echo=progress_into(evidence),
         ),
     )
+
+
+def _compared(
+    evidence: GateEvidence, baseline: dict[str, str], found: dict[str, str], name: str
+) -> list[str]:
+    """The differences between the baseline and ``found`` schema, recorded for the report's
+    side-by-side view; one line each for the message."""
+    differences = changes(baseline, found)
+    evidence.schema_diff(f"baseline against the {name}", "baseline", name,
+                         [asdict(c) for c in differences])
+    return [f"{c.change}: {c.object}" for c in differences]
 
 
 def _seen(rehearsal: Rehearsal, phase: str, expected: Expected, evidence: GateEvidence) -> Catalog:

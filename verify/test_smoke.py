@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from deploy_gates.fixtures.targets import Target, connect, known_runbook
+from deploy_gates.progress import Progress
 from deploy_gates.redact import Redactor
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.spec.runbook import Runbook
@@ -46,8 +47,10 @@ def test_smoke(
     runbook: Runbook,
     evidence: GateEvidence,
     redactor: Redactor,
+    progress: Progress,
 ) -> None:
-    run = FlowRun(http, connect=connect_db, redactor=redactor, metrics=runbook.metrics or Metrics())
+    run = FlowRun(http, connect=connect_db, redactor=redactor, metrics=runbook.metrics or Metrics(),
+                  progress=progress)
     problems = run.run(flow)
     evidence.extend(run.evidence)
     require(problems and "; ".join(problems))
