@@ -33,7 +33,8 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
 
 
 def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return project.runpytest("-s", *args)
+    """The project's own tests (a gate run without paths collects the suite's gates)."""
+    return project.runpytest("-s", *args, str(project.path))
 
 
 def test_options_from_command_line(project: pytest.Pytester) -> None:

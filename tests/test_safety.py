@@ -76,7 +76,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, pg_serve
 
 
 def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return project.runpytest("-rA", *args)
+    return project.runpytest("-rA", *args, str(project.path))
 
 
 def test_planted_secrets_reach_no_artifact_and_no_terminal(project: pytest.Pytester) -> None:
