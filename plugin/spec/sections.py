@@ -198,7 +198,9 @@ class Grafana(Strict):
 class ServiceStart(Strict):
     """How an ephemeral target boots the service under test against its throwaway database.
 
-    ``{dsn}``, ``{port}`` and ``{log_file}`` in the command and env are filled in by the suite.
+    The command runs in the spec's folder, with ``env`` added to the suite's environment.
+    ``{dsn}``, ``{port}``, ``{log_file}`` and ``{python}`` (the interpreter running the suite) in
+    the command and env are filled in by the suite.
     """
 
     command: list[str]
