@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.commands import clean_env
 from tests.gaterun import ROOT
 
 
 def test_router_api_rehearsal_needs_no_venv_on_path(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DEPLOY_GATES_", "PYTEST_", "VIRTUAL_ENV")) and k != "PYTHONPATH"}
-    env["PATH"] = "/usr/bin:/bin"  # `python` here, if any, is not the suite's interpreter
+    env = clean_env(PATH="/usr/bin:/bin")  # `python` here, if any, is not the suite's
+    for name in ("PYTHONPATH", "VIRTUAL_ENV"):
+        env.pop(name, None)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-W", "error", "--runbook",
          "examples/router_api/runbook.yaml", "--target=rehearsal", f"--report-dir={tmp_path}"],

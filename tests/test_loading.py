@@ -4,15 +4,13 @@ the suite's gates collected once without paths, custom gates, --collect-only, -W
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from tests.commands import pytest_in
 from tests.gaterun import EXAMPLE, ROOT
 
 SPEC = """\
@@ -23,14 +21,6 @@ targets:
 """
 CUSTOM_GATE = "def test_custom(target):\n    pass\n"
 SUITE_MODULES = sorted(p.name for p in (ROOT / "verify").glob("test_*.py"))
-
-
-def pytest_in(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m pytest ARGS`` in ``cwd``, as a user types it, with no deploy-gates env."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DEPLOY_GATES_", "PYTEST_"))}
-    return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
 
 
 def collected(output: str) -> list[str]:

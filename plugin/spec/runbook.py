@@ -85,7 +85,9 @@ class Column(Strict):
     not_null: bool | None = None
 
 
-ColumnSpec = Annotated[Column, BeforeValidator(_column_shorthand)]
+ColumnSpec = Annotated[
+    Column, BeforeValidator(_column_shorthand, json_schema_input_type=str | Column)
+]
 
 
 class Schema(Strict):

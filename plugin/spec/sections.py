@@ -38,8 +38,22 @@ def _seconds(value: Any) -> Any:
     return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
 
 
-Seconds = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
+DURATION_INPUT = float | Annotated[str, Field(pattern=DURATION.pattern)]
+"""What a duration may be written as: a number of seconds, or text like ``15s``."""
+Seconds = Annotated[
+    float, BeforeValidator(_seconds, json_schema_input_type=DURATION_INPUT), Field(ge=0)
+]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+def _method_keys(schema: dict[str, Any]) -> None:
+    """In the spec the method is the key (``get: /health``): the JSON Schema says so."""
+    fields = schema["properties"]
+    del fields["method"], fields["path"]
+    keys = {m: {"type": "string", "description": f"{m.upper()} this path"} for m in METHODS}
+    schema["properties"] = {**keys, **fields}
+    schema.pop("required", None)
+    schema["oneOf"] = [{"required": [m]} for m in METHODS]
 
 
 class Request(Strict):
@@ -60,8 +74,12 @@ class Request(Strict):
     body: dict[str, Any] = {}
     expect_headers: dict[str, str] = {}
     within: Seconds | None = None
-    timeout: Annotated[float, BeforeValidator(_seconds), Field(gt=0)] = 30.0
+    timeout: Annotated[
+        float, BeforeValidator(_seconds, json_schema_input_type=DURATION_INPUT), Field(gt=0)
+    ] = 30.0
     save: dict[str, str] = {}
+
+    model_config = ConfigDict(json_schema_extra=_method_keys)
 
     @model_validator(mode="before")
     @classmethod
