@@ -81,7 +81,7 @@ def write_spec(args: argparse.Namespace) -> str:
     """Draft, write and check the spec; what was written, and what to run next."""
     from deploy_gates.cli.lint import check
     from deploy_gates.migrate import discover
-    from deploy_gates.spec.draft import Draft, find_down_dir, render
+    from deploy_gates.spec.draft import Draft, find_down_dir, relative, render
 
     out: Path = args.runbook
     if out.exists() and not args.force:
@@ -106,7 +106,7 @@ def write_spec(args: argparse.Namespace) -> str:
         provider=args.db_provider,
         live_env=args.from_dsn_env,
         source=f"the live database of ${args.from_dsn_env}" if args.from_dsn_env
-        else f"{len(names) - first} release migration(s) in {migrations}",
+        else f"{len(names) - first} release migration(s) in {relative(migrations, spec_dir)}",
     )
     objects = _created(draft, files)
     out.parent.mkdir(parents=True, exist_ok=True)

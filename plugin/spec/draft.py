@@ -5,6 +5,7 @@ catalog of the baseline)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,9 +164,9 @@ def render(draft: Draft, objects: Created, spec_dir: Path) -> str:
     else:
         lines += ["  # staging: {kind: live, dsn_env: STAGING_DATABASE_URL}"]
     if draft.migrations is not None:
-        lines += ["", "migrations:", f"  dir: {_scalar(_relative(draft.migrations, spec_dir))}"]
+        lines += ["", "migrations:", f"  dir: {_scalar(relative(draft.migrations, spec_dir))}"]
         if draft.down_dir is not None:
-            lines.append(f"  down_dir: {_scalar(_relative(draft.down_dir, spec_dir))}")
+            lines.append(f"  down_dir: {_scalar(relative(draft.down_dir, spec_dir))}")
         else:
             lines.append("  # down_dir: down             # one down script per release migration")
         if draft.baseline is not None:
@@ -210,8 +211,6 @@ def _scalar(text: str) -> str:
     return text if plain else json.dumps(text)
 
 
-def _relative(path: Path, base: Path) -> str:
-    try:
-        return path.resolve().relative_to(base.resolve()).as_posix()
-    except ValueError:
-        return str(path.resolve())
+def relative(path: Path, base: Path) -> str:
+    """``path`` as a spec in ``base`` names it: relative to that folder."""
+    return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
