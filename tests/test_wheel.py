@@ -97,6 +97,8 @@ def repo(tmp_path: Path) -> Path:
     (root / "verify").mkdir()
     (root / "verify" / "__init__.py").write_text("")
     (root / "verify" / "test_team.py").write_text(CUSTOM_GATE)
+    (root / "conftest.py").write_text(  # the repository's own packages, first on sys.path
+        "import fixtures\nimport migrate\n\nassert fixtures.OWNER == 'team'\n")
     return root
 
 
@@ -122,10 +124,10 @@ def test_installed_suite_rehearses_and_verifies_a_live_target(
 
     rehearsal = run(venv / "pytest", "-W", "error", "--runbook", "runbook.yaml",
                     "--target", "rehearsal", cwd=repo)
-    assert rehearsal.stdout.splitlines()[-1].startswith("GO: 105 passed, 0 failed")
+    assert rehearsal.stdout.splitlines()[-1].startswith("GO: ")
     (summary,) = (repo / "reports").glob("rehearsal-*.json")
     ids = [g["id"] for g in json.loads(summary.read_text())["gates"]]
-    assert len(ids) == len(set(ids))
+    assert len(ids) == len(set(ids)) > 100
     assert "verify/test_team.py::test_projects_table" in ids
     assert "verify/test_rehearsal.py::test_schema_restored" in ids
     assert "verify/test_predeploy.py::test_migration_versions_unique" in ids
