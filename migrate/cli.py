@@ -1,4 +1,4 @@
-"""``python -m migrate``: status, plan and up from the command line."""
+"""``deploy-gates migrate``: status, plan and up from the command line."""
 
 from __future__ import annotations
 
@@ -21,20 +21,31 @@ from deploy_gates.migrate.files import discover
 from deploy_gates.migrate.log import MigrationLog
 from deploy_gates.migrate.status import StatusEntry, status
 
+EXAMPLES = """\
+examples:
+  deploy-gates migrate status --runbook runbook.yaml --target staging
+  deploy-gates migrate plan --runbook runbook.yaml --target staging
+  deploy-gates migrate up --runbook runbook.yaml --target staging --allow-destructive staging
+  deploy-gates migrate status --dsn-env DATABASE_URL --dir migrations
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``python -m migrate``."""
-    parser = CliParser(prog="migrate", description="Apply SQL migration files.")
+    """The argument parser of ``deploy-gates migrate``; options go before or after the action."""
+    parser = CliParser(
+        prog="deploy-gates migrate", description="Apply SQL migration files.", epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", choices=("status", "plan", "up"), metavar="ACTION",
+                        help="status: each migration's state; plan: what up would apply; "
+                        "up: apply pending migrations")
     add_target_args(parser)
     parser.add_argument("--dir", type=Path, help="migrations directory (default: the spec's)")
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("status", help="show each migration's state")
-    for name, text in (("plan", "list what up would apply"), ("up", "apply pending migrations")):
-        sub = commands.add_parser(name, help=text)
-        sub.add_argument("--through", metavar="FILE", help="stop after this migration file")
-        sub.add_argument("--allow-out-of-order", action="store_true",
-                         help="apply pending files older than the newest applied one")
-    add_lock_timeout(commands.choices["up"])
+    parser.add_argument("--through", metavar="FILE",
+                        help="plan, up: stop after this migration file")
+    parser.add_argument("--allow-out-of-order", action="store_true",
+                        help="plan, up: apply pending files older than the newest applied one")
+    add_lock_timeout(parser)
     return parser
 
 
@@ -78,7 +89,10 @@ def execute(args: argparse.Namespace) -> None:
     print(f"{len(applied)} migration(s) applied" if applied else "nothing pending")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    return run_command("migrate", lambda: execute(args))
+def run(command: str, argv: list[str]) -> int:
+    """``deploy-gates migrate ARGV``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "status" and (args.through or args.allow_out_of_order):
+        parser.error("--through and --allow-out-of-order apply to plan and up")
+    return run_command(f"deploy-gates {command}", lambda: execute(args))

@@ -1,4 +1,4 @@
-"""Command-line pieces shared by ``python -m migrate`` and ``python -m rollback``."""
+"""Command-line pieces shared by ``deploy-gates migrate``, ``rollback``, ``backup``, ``restore``."""
 
 from __future__ import annotations
 

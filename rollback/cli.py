@@ -1,4 +1,5 @@
-"""``python -m rollback``: down scripts, backups and restores from the command line."""
+"""``deploy-gates rollback``, ``backup`` and ``restore``: down scripts, backups and restores from
+the command line."""
 
 from __future__ import annotations
 
@@ -24,29 +25,52 @@ from deploy_gates.rollback.confirm import confirm_change
 from deploy_gates.rollback.down import down
 
 DRY_RUN_HINT = " (or use --dry-run to see what would run)"
+ABOUT = {
+    "rollback": ("Roll back applied migrations with their down scripts, newest first, after a "
+                 "pg_dump backup.", """\
+examples:
+  deploy-gates rollback --runbook runbook.yaml --target staging --to 0004_links.sql --dry-run
+  deploy-gates rollback --runbook runbook.yaml --target staging --to 0004_links.sql \\
+      --allow-destructive staging --confirm
+  deploy-gates rollback --dsn-env STAGING_DSN --dir migrations --down-dir down --dry-run
+"""),
+    "backup": ("pg_dump -Fc a database and verify the file with pg_restore --list.", """\
+examples:
+  deploy-gates backup --dsn-env STAGING_DSN --out before.dump
+  deploy-gates backup --runbook runbook.yaml --target staging --out before.dump
+"""),
+    "restore": ("pg_restore a backup into a database.", """\
+examples:
+  deploy-gates restore --dsn-env STAGING_DSN --from before.dump --confirm
+"""),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``python -m rollback``."""
+def build_parser(command: str) -> argparse.ArgumentParser:
+    """The argument parser of ``deploy-gates rollback``, ``backup`` or ``restore``."""
+    description, examples = ABOUT[command]
     parser = CliParser(
-        prog="rollback", description="Revert migrations, back up and restore a database."
+        prog=f"deploy-gates {command}", description=description, epilog=examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_target_args(parser)
-    parser.add_argument("--dir", type=Path, help="migrations directory (for down; default: spec)")
-    parser.add_argument("--down-dir", type=Path, help="down scripts directory (for down; default: "
-                        "spec)")
-    commands = parser.add_subparsers(dest="command", required=True)
-    revert = commands.add_parser("down", help="roll back applied migrations, newest first")
-    revert.add_argument("--to", metavar="FILE", help="keep this migration and those before it")
-    revert.add_argument("--dry-run", action="store_true", help="only show what would run")
-    revert.add_argument("--confirm", action="store_true", help="change the database, no prompt")
-    revert.add_argument("--no-backup", action="store_true", help="skip the pg_dump backup")
-    add_lock_timeout(revert)
-    dump = commands.add_parser("backup", help="pg_dump the database and verify the file")
-    dump.add_argument("--out", type=Path, required=True, metavar="PATH")
-    load = commands.add_parser("restore", help="pg_restore a backup into the database")
-    load.add_argument("--from", dest="source", type=Path, required=True, metavar="PATH")
-    load.add_argument("--confirm", action="store_true", help="change the database, no prompt")
+    if command == "rollback":
+        parser.add_argument("--dir", type=Path, help="migrations directory (default: the spec's)")
+        parser.add_argument("--down-dir", type=Path,
+                            help="down scripts directory (default: the spec's)")
+        parser.add_argument("--to", metavar="FILE",
+                            help="keep this migration and those before it")
+        parser.add_argument("--dry-run", action="store_true", help="only show what would run")
+        parser.add_argument("--confirm", action="store_true",
+                            help="change the database, no prompt")
+        parser.add_argument("--no-backup", action="store_true", help="skip the pg_dump backup")
+        add_lock_timeout(parser)
+    elif command == "backup":
+        parser.add_argument("--out", type=Path, required=True, metavar="PATH")
+    else:
+        parser.add_argument("--from", dest="source", type=Path, required=True, metavar="PATH")
+        parser.add_argument("--confirm", action="store_true",
+                            help="change the database, no prompt")
     return parser
 
 
@@ -81,13 +105,13 @@ def run_down(args: argparse.Namespace, target: CliTarget) -> None:
     print(f"{len(reverted)} migration(s) rolled back")
 
 
-def execute(args: argparse.Namespace) -> None:
-    """Run the chosen subcommand."""
+def execute(command: str, args: argparse.Namespace) -> None:
+    """Run ``command``."""
     target = resolve_target(args)
     dsn = target.dsn
-    if args.command == "down":
+    if command == "rollback":
         run_down(args, target)
-    elif args.command == "backup":
+    elif command == "backup":
         print(describe(backup(dsn, args.out)))
     else:
         require_permission(args, target)
@@ -96,7 +120,7 @@ def execute(args: argparse.Namespace) -> None:
         print(f"restored {args.source} into {redact_dsn(dsn)}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    return run_command("rollback", lambda: execute(args))
+def run(command: str, argv: list[str]) -> int:
+    """``deploy-gates rollback|backup|restore ARGV``; returns the exit status."""
+    args = build_parser(command).parse_args(argv)
+    return run_command(f"deploy-gates {command}", lambda: execute(command, args))

@@ -29,3 +29,16 @@ def tables(dsn: str) -> set[str]:
 def ledger(dsn: str) -> list[str]:
     """Ledger versions in version order."""
     return [r[0] for r in query(dsn, "SELECT version FROM schema_migrations ORDER BY version")]
+
+
+def write_counters(dsn: str) -> tuple:
+    """Rows written to any table and transactions that wrote, as the statistics system sees them."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_force_next_flush()")
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        tables = conn.execute(
+            "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables"
+        ).fetchone()[0]
+        ledger = conn.execute("SELECT count(*), max(applied_at) FROM schema_migrations").fetchone()
+        relations = conn.execute("SELECT count(*) FROM pg_class").fetchone()[0]
+    return tables, ledger, relations

@@ -135,6 +135,11 @@ def watch(
     try:
         yield seen
     finally:
+        # a block that ends before the reader's first round still gets one whole round watched
+        deadline = time.monotonic() + WATCH_LIMIT_S
+        rounds = seen.reads + len(tables)
+        while seen.reads < rounds and time.monotonic() < deadline and threads[0].is_alive():
+            time.sleep(0.01)
         stop.set()
         for thread in threads:
             thread.join(WATCH_LIMIT_S)

@@ -97,7 +97,7 @@ def gate_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ver
 
 def run(project: pytest.Pytester, *args: str, target: str = "rehearsal") -> pytest.RunResult:
     return project.runpytest_subprocess(f"--target={target}", "-p", "no:xdist", *args,
-                                        timeout=120)
+                                        str(project.path), timeout=120)
 
 
 def newest(project: pytest.Pytester, suffix: str, folder: str = "out") -> Path:

@@ -188,7 +188,7 @@ def test_custom_gates_get_the_testinfra_host(pytester: pytest.Pytester, fake_too
             assert host.exists("deployctl")
             assert host.run("deployctl --version").stdout.startswith("deployctl version 2.4.1")
     """)
-    pytester.runpytest_subprocess("--target=staging").assert_outcomes(
+    pytester.runpytest_subprocess("--target=staging", "test_custom.py").assert_outcomes(
         passed=1)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
 
@@ -169,3 +170,54 @@ def test_flows_that_write_are_refused_on_live_targets(
     flow = gates["test_smoke[register_login_me]"]
     assert flow["outcome"] == "skipped"
     assert "pass --allow-destructive=live" in flow["message"]
+
+
+SERVE = """\
+import json, os, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"status": "ok", "cwd": os.getcwd(), "python": sys.executable,
+                           "greeting": os.environ.get("GREETING")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+def test_start_command_runs_in_the_spec_folder_with_the_running_python(
+    pytester: pytest.Pytester,
+) -> None:
+    folder = pytester.mkdir("service")
+    (folder / "serve.py").write_text(SERVE)
+    (folder / "runbook.yaml").write_text(f"""\
+system: demo
+release: "1"
+targets:
+  rehearsal:
+    kind: ephemeral
+    provider: embedded
+    start:
+      command: ["{{python}}", serve.py, "{{port}}"]
+      env: {{GREETING: hello}}
+health:
+  - {{get: /health, body: {{status: ok, cwd: "{folder}", python: "{sys.executable}",
+                            greeting: hello}}}}
+""")
+    result = pytester.runpytest_subprocess(
+        "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT),
+        str(ROOT / "verify" / "test_health.py"), f"--runbook={folder / 'runbook.yaml'}",
+        f"--report-dir={pytester.path / 'out'}", "--target=rehearsal", timeout=120,
+    )
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    result.stdout.fnmatch_lines(["GO: 1 passed, 0 failed, 0 skipped"])

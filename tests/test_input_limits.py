@@ -1,5 +1,5 @@
 """Hostile input files and options: each is refused fast, in one line, with bounded memory, by
-every command that reads it (the plugin, ``python -m migrate``, ``python -m rollback``)."""
+every command that reads it (the plugin, ``deploy-gates migrate``, ``deploy-gates rollback``)."""
 
 from __future__ import annotations
 
@@ -38,11 +38,12 @@ LIMITED_PYTEST = (
 """``python -c LIMITED_PYTEST ARGS``: pytest in a process whose memory is capped."""
 
 
-def cli(module: str, *args: str, env: dict[str, str] | None = None, timeout: float = 30,
+def cli(command: str, *args: str, env: dict[str, str] | None = None, timeout: float = 30,
         limit_memory: bool = False) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m module`` from the repository root; optionally with capped memory."""
+    """Run ``deploy-gates command`` (as ``python -m deploy_gates``) from the repository root;
+    optionally with capped memory."""
     return subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "-m", "deploy_gates", command, *args], cwd=ROOT, capture_output=True, text=True,
         timeout=timeout, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
         preexec_fn=_limit_memory if limit_memory else None,
     )
@@ -110,8 +111,8 @@ def test_alias_bomb_as_runbook_of_migrate_is_one_line(tmp_path: Path) -> None:
                "status", limit_memory=True, timeout=20)
     assert time.monotonic() - start < 10
     assert done.returncode == 1
-    assert EXPANDED.format("runbook spec") in one_line(done.stderr,
-                                                       f"migrate: {tmp_path / 'bomb.yaml'}:")
+    assert EXPANDED.format("runbook spec") in one_line(
+        done.stderr, f"deploy-gates migrate: {tmp_path / 'bomb.yaml'}:")
 
 
 def test_alias_bomb_as_spec_or_waivers_of_the_plugin_is_a_usage_error(
@@ -205,11 +206,11 @@ def test_lock_timeout_is_a_finite_positive_bounded_number(
     folders = ["--dir", str(tmp_path / "m"), "--report-dir", str(tmp_path / "r")]
     if module == "rollback":
         folders += ["--down-dir", str(tmp_path / "d")]
-    command = ["up"] if module == "migrate" else ["down", "--confirm", "--no-backup"]
+    command = ["up"] if module == "migrate" else ["--confirm", "--no-backup"]
     done = cli(module, "--dsn-env", "HOSTILE_DSN", *folders, *command, f"--lock-timeout={value}",
                env={"HOSTILE_DSN": fresh_dsn})
     assert done.returncode == 2, done.stderr
-    line = one_line(done.stderr, f"{module} ")
+    line = one_line(done.stderr, f"deploy-gates {module}: ")
     assert f"--lock-timeout: {value!r} is not a number of seconds from 0 to 3600" in line
     assert query(fresh_dsn, "SELECT to_regclass('a') IS NULL") == [(True,)]
 
@@ -223,8 +224,8 @@ def test_fifo_as_runbook_is_refused_without_blocking(tmp_path: Path) -> None:
     done = cli("migrate", "--runbook", str(fifo), "--target", "staging", "status", timeout=10)
     assert time.monotonic() - start < 8
     assert done.returncode == 1
-    assert one_line(done.stderr, "migrate: ") == (
-        f"migrate: {fifo}: cannot read runbook spec: not a regular file (a FIFO)"
+    assert one_line(done.stderr, "deploy-gates migrate: ") == (
+        f"deploy-gates migrate: {fifo}: cannot read runbook spec: not a regular file (a FIFO)"
     )
 
 
@@ -281,7 +282,7 @@ def test_binary_spec_in_migrate_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "runbook.yaml").write_bytes(NOT_UTF8["utf-16"])
     done = cli("migrate", "--runbook", str(tmp_path / "runbook.yaml"), "--target", "x", "status")
     assert done.returncode == 1
-    one_line(done.stderr, f"migrate: {tmp_path / 'runbook.yaml'}:1: runbook spec is not UTF-8")
+    one_line(done.stderr, f"deploy-gates migrate: {tmp_path / 'runbook.yaml'}:1: runbook spec is not UTF-8")
 
 
 def test_missing_waivers_file_says_waivers_file(project: pytest.Pytester) -> None:
@@ -315,11 +316,11 @@ def test_report_that_cannot_be_written_is_one_line_and_the_run_goes_on(
             plugin = request.config.pluginmanager.get_plugin("deploy-gates-evidence")
             plugin.paths["json"].mkdir()
     """)
-    result = project.runpytest_subprocess("--runbook=runbook.yaml",
+    result = project.runpytest_subprocess("test_gate.py", "--runbook=runbook.yaml",
                                           "--target=rehearsal", "--report-dir=out", timeout=30)
     text = result.stdout.str() + result.stderr.str()
     assert "INTERNALERROR" not in text and "Traceback" not in text, text[-3000:]
-    result.stdout.fnmatch_lines(["deploy-gates json report: cannot write */out/rehearsal-*.json: "
+    result.stdout.fnmatch_lines(["deploy-gates: cannot write */out/rehearsal-*.json: "
                                  "Is a directory"])
     assert result.ret == 0
     assert len(list((project.path / "out").glob("*.md"))) == 1
@@ -330,16 +331,16 @@ def test_migrate_run_log_in_an_unusable_folder_is_one_line(fresh_dsn: str, tmp_p
     done = cli("migrate", "--dsn-env", "HOSTILE_DSN", "--dir", str(tmp_path / "m"),
                "--report-dir", "/dev/null/reports", "up", env={"HOSTILE_DSN": fresh_dsn})
     assert done.returncode == 1
-    assert one_line(done.stderr, "migrate: ") == (
-        "migrate: report folder /dev/null/reports: cannot create it: Not a directory"
+    assert one_line(done.stderr, "deploy-gates migrate: ") == (
+        "deploy-gates migrate: report folder /dev/null/reports: cannot create it: Not a directory"
     )
     assert query(fresh_dsn, "SELECT to_regclass('a') IS NULL") == [(True,)]
 
 
 def test_backup_to_an_unwritable_path_is_one_line(fresh_dsn: str) -> None:
-    done = cli("rollback", "--dsn-env", "HOSTILE_DSN", "backup", "--out", "/dev/null/x.dump",
+    done = cli("backup", "--dsn-env", "HOSTILE_DSN", "--out", "/dev/null/x.dump",
                env={"HOSTILE_DSN": fresh_dsn})
     assert done.returncode == 1
-    assert one_line(done.stderr, "rollback: ") == (
-        "rollback: backup /dev/null/x.dump: /dev/null: not a directory"
+    assert one_line(done.stderr, "deploy-gates backup: ") == (
+        "deploy-gates backup: backup /dev/null/x.dump: /dev/null: not a directory"
     )

@@ -68,7 +68,7 @@ def test_migrate_cli_and_ledger_gates_agree_on_the_table(
         dsn = make_conninfo(dsn, options=f"-c search_path={search_path}")
     monkeypatch.setenv("TASCADE_STAGING_DATABASE_URL", dsn)
     done = subprocess.run(
-        [sys.executable, "-m", "migrate", "--runbook", str(spec), "--target", "staging",
+        [sys.executable, "-m", "deploy_gates", "migrate", "--runbook", str(spec), "--target", "staging",
          "--allow-destructive", "staging", "--report-dir", str(tmp_path / "logs"), "up"],
         cwd=ROOT, capture_output=True, text=True, timeout=120, env=dict(os.environ),
     )

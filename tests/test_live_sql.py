@@ -309,7 +309,7 @@ def test_custom_gate_db_stays_read_only_after_a_commit(
                       "  live: {kind: live, dsn_env: DEMO_LIVE_DSN}\n")
     pytester.makeini("[pytest]\nrunbook = runbook.yaml\nreport_dir = out\n")
     pytester.makepyfile(test_custom=CUSTOM_GATES)
-    result = pytester.runpytest("--target=live", "-rA")
+    result = pytester.runpytest("--target=live", "-rA", str(pytester.path))
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*cannot execute DELETE in a read-only transaction*"])
     assert rows(live_dsn) == (5, 2)

@@ -39,9 +39,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m migrate`` from the repository root."""
+    """Run ``deploy-gates migrate`` (as ``python -m deploy_gates``) from the repository root."""
     return subprocess.run(
-        [sys.executable, "-m", "migrate", *args], cwd=REPO, capture_output=True, text=True,
+        [sys.executable, "-m", "deploy_gates", "migrate", *args], cwd=REPO, capture_output=True, text=True,
         timeout=60, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
     )
 
@@ -358,7 +358,7 @@ def test_log_file_records_the_run(fresh_dsn: str, tmp_path: Path) -> None:
 
 def test_concurrent_migrate_runs_each_write_their_own_log(fresh_dsn: str, tmp_path: Path) -> None:
     write(tmp_path / "m", {"0001_a.sql": "CREATE TABLE a ();\nSELECT pg_sleep(0.2);"})
-    command = [sys.executable, "-m", "migrate", "--dsn-env", "MIGRATE_TEST_DSN", "--dir",
+    command = [sys.executable, "-m", "deploy_gates", "migrate", "--dsn-env", "MIGRATE_TEST_DSN", "--dir",
                str(tmp_path / "m"), "--report-dir", str(tmp_path / "logs"), "up"]
     runs = [subprocess.Popen(command, cwd=REPO, env={**os.environ, "MIGRATE_TEST_DSN": fresh_dsn},
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -400,7 +400,7 @@ def test_cli_status_plan_up(fresh_dsn: str, tmp_path: Path) -> None:
     (tmp_path / "m" / "0001_a.sql").write_text("CREATE TABLE a (id int);")
     refused = run_cli(*common, "up", env=env)
     assert refused.returncode == 1
-    assert refused.stderr.startswith("migrate: checksum drift: 0001_a.sql")
+    assert refused.stderr.startswith("deploy-gates migrate: checksum drift: 0001_a.sql")
     assert len(refused.stderr.splitlines()) == 1
 
 
@@ -410,11 +410,11 @@ def test_cli_errors_are_one_line_and_hide_the_password(tmp_path: Path) -> None:
     result = run_cli("--dsn", dsn, "--dir", str(tmp_path), "status")
     assert result.returncode == 1
     assert "s3cr3t-XYZ" not in result.stdout + result.stderr
-    assert result.stderr.startswith("migrate: ") and "password=***" in result.stderr
+    assert result.stderr.startswith("deploy-gates migrate: ") and "password=***" in result.stderr
     assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
     unset = run_cli("--dsn-env", "MIGRATE_UNSET_VAR", "--dir", str(tmp_path), "status",
                     env={"MIGRATE_UNSET_VAR": ""})
     assert (unset.returncode, unset.stderr) == (
-        1, "migrate: environment variable MIGRATE_UNSET_VAR (from --dsn-env) is not set\n"
+        1, "deploy-gates migrate: environment variable MIGRATE_UNSET_VAR (from --dsn-env) is not set\n"
     )
     assert run_cli("--dir", str(tmp_path), "status").returncode == 2

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import pytest
 
@@ -33,7 +35,8 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
 
 
 def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return project.runpytest("-s", *args)
+    """The project's own tests (a gate run without paths collects the suite's gates)."""
+    return project.runpytest("-s", *args, str(project.path))
 
 
 def test_options_from_command_line(project: pytest.Pytester) -> None:
@@ -159,3 +162,33 @@ def test_runs_without_target_write_no_reports(project: pytest.Pytester) -> None:
     project.makepyfile(test_plain="def test_x(): pass")
     run(project, "--report-dir=evidence").assert_outcomes(passed=1)
     assert not (project.path / "evidence").exists()
+
+
+def git(folder, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True,
+                          text=True, env={**os.environ, "GIT_CONFIG_GLOBAL": os.devnull}).stdout
+
+
+@pytest.mark.parametrize("state", ["committed", "no commits", "no repository"])
+def test_git_commit_is_the_runbook_repositorys(project: pytest.Pytester, state: str) -> None:
+    git(project.path, "init", "-q")
+    git(project.path, "-c", "user.name=ops", "-c", "user.email=ops@example.com",
+        "commit", "-q", "--allow-empty", "-m", "the invoking directory's own")
+    spec_repo = project.path.parent / f"{project.path.name}-spec"
+    spec_repo.mkdir()
+    (spec_repo / "runbook.yaml").write_text(SPEC)
+    if state != "no repository":
+        git(spec_repo, "init", "-q")
+    if state == "committed":
+        git(spec_repo, "-c", "user.name=ops", "-c", "user.email=ops@example.com",
+            "commit", "-q", "--allow-empty", "-m", "the spec's")
+    project.makepyfile(test_g="def test_g(target): pass")
+    run(project, f"--runbook={spec_repo / 'runbook.yaml'}", "--target=rehearsal",
+        "--report-dir=evidence").assert_outcomes(passed=1)
+    (path,) = (project.path / "evidence").glob("*.json")
+    commit = json.loads(path.read_text())["metadata"]["git_commit"]
+    if state == "committed":
+        assert commit == git(spec_repo, "rev-parse", "HEAD").strip()
+    else:
+        assert commit == {"no commits": "no commits yet",
+                          "no repository": "not in a git repository"}[state]

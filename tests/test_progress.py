@@ -54,7 +54,7 @@ def test_a_prometheus_poll_reports_each_attempt_that_did_not_end_it(
     no_data_prometheus: str,
 ) -> None:
     heard: list[str] = []
-    client = Prometheus(no_data_prometheus, timeout_s=5)
+    client = Prometheus(no_data_prometheus)
     try:
         verdict = poll(client, PromQuery(query="up", expect="> 0", within=1, every=0.25),
                        heard.append)

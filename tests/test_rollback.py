@@ -47,9 +47,10 @@ def migrated(fresh_dsn: str, tmp_path: Path) -> tuple[str, Path, Path]:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m rollback`` from the repository root with stdin not a terminal."""
+    """Run ``deploy-gates ARGS`` (as ``python -m deploy_gates``) from the repository root with
+    stdin not a terminal."""
     return subprocess.run(
-        [sys.executable, "-m", "rollback", *args], cwd=REPO, capture_output=True, text=True,
+        [sys.executable, "-m", "deploy_gates", *args], cwd=REPO, capture_output=True, text=True,
         timeout=120, env=dict(os.environ), stdin=subprocess.DEVNULL,
     )
 
@@ -148,17 +149,17 @@ def test_cli_down_needs_confirmation(migrated: tuple[str, Path, Path], tmp_path:
     dsn, migrations, down_dir = migrated
     common = ["--dsn", dsn, "--dir", str(migrations), "--down-dir", str(down_dir),
               "--report-dir", str(tmp_path / "reports")]
-    refused = run_cli(*common, "down", "--to", "0001_t1.sql")
+    refused = run_cli(*common, "rollback", "--to", "0001_t1.sql")
     assert refused.returncode == 1
     assert refused.stderr.splitlines() == [
-        f"rollback: refusing to change {redact_dsn(dsn)} without --confirm "
+        f"deploy-gates rollback: refusing to change {redact_dsn(dsn)} without --confirm "
         "(or use --dry-run to see what would run)"
     ]
     assert len(ledger(dsn)) == 3
-    preview = run_cli(*common, "down", "--to", "0001_t1.sql", "--dry-run")
+    preview = run_cli(*common, "rollback", "--to", "0001_t1.sql", "--dry-run")
     assert preview.returncode == 0 and "DROP TABLE t3;" in preview.stdout
     assert len(ledger(dsn)) == 3
-    done = run_cli(*common, "down", "--to", "0001_t1.sql", "--confirm")
+    done = run_cli(*common, "rollback", "--to", "0001_t1.sql", "--confirm")
     assert done.returncode == 0, done.stderr
     assert "2 migration(s) rolled back" in done.stdout
     assert ledger(dsn) == ["0001_t1.sql"]
@@ -171,14 +172,14 @@ def test_cli_down_needs_confirmation(migrated: tuple[str, Path, Path], tmp_path:
 
 
 def test_cli_usage_errors(tmp_path: Path) -> None:
-    result = run_cli("--dsn", "dbname=x", "down", "--confirm")
+    result = run_cli("--dsn", "dbname=x", "rollback", "--confirm")
     assert result.returncode == 1
     assert result.stderr == (
-        "rollback: --dir is needed (or --target with a spec that names migrations.dir)\n"
+        "deploy-gates rollback: --dir is needed (or --target with a spec that names migrations.dir)\n"
     )
     refused = run_cli("--dsn", "host=127.0.0.1 password=s3cr3t-XYZ", "restore",
                       "--from", str(tmp_path / "x.dump"))
     assert refused.returncode == 1
     assert refused.stderr == (
-        "rollback: refusing to change password=*** host=127.0.0.1 without --confirm\n"
+        "deploy-gates restore: refusing to change password=*** host=127.0.0.1 without --confirm\n"
     )

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import ClassVar
 from urllib.parse import quote, quote_plus
 
-import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 from requests.utils import requote_uri
@@ -29,6 +28,7 @@ from deploy_gates.redact import Redactor
 from deploy_gates.spec.sections import Flow, Request
 from deploy_gates.verify.flows import FlowRun
 from deploy_gates.verify.http import Http
+from tests.dbtools import write_counters
 
 ROOT = Path(__file__).resolve().parent.parent
 DSN_PASSWORD = "PW-dsn/91f3c+q"
@@ -184,7 +184,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, pg_serve
 
 
 def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return project.runpytest("-rA", *args)
+    return project.runpytest("-rA", *args, str(project.path))
 
 
 PLANTED_RUNS = [("-q",), ("-v",), ("-vv",), ("--tb=long",), ("--showlocals",), ("-n", "2")]
@@ -388,7 +388,7 @@ def test_full_postdeploy_pass_on_live_writes_nothing(
     shutil.copytree(ROOT / "examples" / "tascade", release)
     dsn = pg_server.create_database("live")
     up(dsn, discover(release / "migrations"))
-    before = _write_counters(dsn)
+    before = write_counters(dsn)
     monkeypatch.setenv("TASCADE_STAGING_DATABASE_URL", dsn)
     result = pytester.runpytest_subprocess(
         "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), str(ROOT / "verify"),
@@ -396,20 +396,7 @@ def test_full_postdeploy_pass_on_live_writes_nothing(
         "--target=staging", timeout=300,
     )
     assert result.ret == 0, result.stdout.str()[-2000:]
-    assert _write_counters(dsn) == before
-
-
-def _write_counters(dsn: str) -> tuple:
-    """Rows written to any table and transactions that wrote, as the statistics system sees them."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SELECT pg_stat_force_next_flush()")
-        conn.execute("SELECT pg_stat_clear_snapshot()")
-        tables = conn.execute(
-            "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables"
-        ).fetchone()[0]
-        ledger = conn.execute("SELECT count(*), max(applied_at) FROM schema_migrations").fetchone()
-        relations = conn.execute("SELECT count(*) FROM pg_class").fetchone()[0]
-    return tables, ledger, relations
+    assert write_counters(dsn) == before
 
 
 DESTRUCTIVE = """
@@ -536,19 +523,23 @@ def test_unreachable_ticket_server_and_bad_key_are_one_line(
 
 def test_cli_never_prints_a_dsn_password() -> None:
     dsn = f"host=127.0.0.1 port=9 user=app password={DSN_PASSWORD} dbname=app"
-    for module in ("migrate", "rollback"):
+    for command in (["migrate", "status"], ["rollback"], ["backup", "--out", "/tmp/never.dump"]):
         args = ["--dsn", dsn, "--dir", str(ROOT / "examples" / "tascade" / "migrations")]
-        command = ["status"] if module == "migrate" else ["backup", "--out", "/tmp/never.dump"]
-        done = subprocess.run([sys.executable, "-m", module, *args, *command], cwd=ROOT,
+        if command == ["rollback"]:
+            args += ["--down-dir", str(ROOT / "examples" / "tascade" / "down"), "--dry-run"]
+        if command[0] == "backup":
+            args = args[:2]
+        done = subprocess.run([sys.executable, "-m", "deploy_gates", *command, *args], cwd=ROOT,
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 1
         assert DSN_PASSWORD not in done.stdout + done.stderr
         assert "Traceback" not in done.stderr
 
 
-def cli(module: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, env={**os.environ, **env})
+def cli(command: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """``deploy-gates COMMAND ARGS`` (as ``python -m deploy_gates``), from the repository root."""
+    return subprocess.run([sys.executable, "-m", "deploy_gates", command, *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, env={**os.environ, **env})
 
 
 def test_cli_changes_a_spec_target_only_when_allowed(pg_server, tmp_path: Path) -> None:
@@ -559,7 +550,7 @@ def test_cli_changes_a_spec_target_only_when_allowed(pg_server, tmp_path: Path) 
     common = ["--runbook", spec, "--report-dir", str(tmp_path)]
     refused = cli("migrate", *common, "--target", "staging", "up", env=env)
     assert (refused.returncode, refused.stderr) == (1, (
-        "migrate: refusing to change the target: 'staging' is live "
+        "deploy-gates migrate: refusing to change the target: 'staging' is live "
         "(pass --allow-destructive=staging)\n"))
     status = cli("migrate", *common, "--target", "staging", "status", env=env)
     assert status.returncode == 0 and status.stdout.count("pending") == 8
@@ -569,15 +560,15 @@ def test_cli_changes_a_spec_target_only_when_allowed(pg_server, tmp_path: Path) 
     allowed = cli("migrate", *common, "--target", "staging", "--allow-destructive", "staging",
                   "up", env=env)
     assert allowed.returncode == 0 and "8 migration(s) applied" in allowed.stdout
-    down = ["down", "--to", "0004_gate_candidate_link.sql", "--confirm", "--no-backup"]
+    down = ["--to", "0004_gate_candidate_link.sql", "--confirm", "--no-backup"]
     refused = cli("rollback", *common, "--target", "staging", *down, env=env)
     assert refused.returncode == 1 and "refusing to change the target" in refused.stderr
-    dry = cli("rollback", *common, "--target", "staging", "down", "--dry-run", "--to",
+    dry = cli("rollback", *common, "--target", "staging", "--dry-run", "--to",
               "0004_gate_candidate_link.sql", env=env)
     assert dry.returncode == 0 and "0008_metrics_alerts.sql" in dry.stdout
     done = cli("rollback", *common, "--target", "staging", "--allow-destructive", "staging", *down,
                env=env)
     assert done.returncode == 0 and "4 migration(s) rolled back" in done.stdout
     ephemeral = cli("migrate", *common, "--target", "rehearsal", "status", env=env)
-    assert ephemeral.stderr == ("migrate: target 'rehearsal' is ephemeral: the suite starts it; "
+    assert ephemeral.stderr == ("deploy-gates migrate: target 'rehearsal' is ephemeral: the suite starts it; "
                                 "rehearse with pytest --target=rehearsal\n")

@@ -41,7 +41,7 @@ def gates(project: pytest.Pytester, *bodies: str) -> None:
 
 
 def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return project.runpytest("--target=rehearsal", *args)
+    return project.runpytest("--target=rehearsal", *args, str(project.path))
 
 
 def summary(project: pytest.Pytester) -> dict:

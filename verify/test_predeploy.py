@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from deploy_gates.fixtures.targets import known_runbook
-from deploy_gates.migrate import duplicate_versions
 from deploy_gates.spec.runbook import Runbook
+from deploy_gates.verify.migration_lint import missing_down_script, version_clash
 from deploy_gates.verify.outcome import require
-from deploy_gates.verify.release import migration_files, split_at_baseline
+from deploy_gates.verify.release import split_at_baseline
 
 pytestmark = pytest.mark.predeploy
 
@@ -23,14 +23,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def test_migration_versions_unique(runbook: Runbook) -> None:
     if runbook.migrations is None:
         pytest.skip("the runbook spec names no migrations")
-    clashes = duplicate_versions(migration_files(runbook))
-    require(clashes and "expected one file per version number; found " + "; ".join(
-        f"version {version} in {', '.join(names)}" for version, names in clashes
-    ))
+    require(version_clash(runbook))
 
 
 def test_down_script(release_migration: str, runbook: Runbook) -> None:
-    down_dir = runbook.migrations.down_dir
-    require(down_dir is None and "expected migrations.down_dir in the runbook spec; found none")
-    require(not (down_dir / release_migration).is_file()
-            and f"expected down script {down_dir / release_migration}; found: it does not exist")
+    require(missing_down_script(runbook, release_migration))

@@ -93,7 +93,9 @@ class Column(Strict):
     not_null: bool | None = None
 
 
-ColumnSpec = Annotated[Column, BeforeValidator(_column_shorthand)]
+ColumnSpec = Annotated[
+    Column, BeforeValidator(_column_shorthand, json_schema_input_type=str | Column)
+]
 
 
 class Schema(Strict):
@@ -156,6 +158,7 @@ class Runbook(Strict):
     logs: Logs | None = None
     tools: dict[str, Annotated[str, Field(pattern=r"^(>=|==|>)?\s*\d+(\.\d+)*$")]] = {}
     grafana: Grafana | None = None
+    custom_gates: list[Path] = []
 
     def secret_env_names(self) -> set[str]:
         """Environment variables whose values must never reach an output."""
@@ -190,6 +193,8 @@ def load_runbook(path: Path) -> Runbook:
     _check_version_from(path, spec, lines)
     _check_env_targets(path, spec, lines)
     check_spec_literals(path, spec, lines)
+    if spec.custom_gates:
+        spec = spec.model_copy(update={"custom_gates": _custom_gates(path, spec, lines)})
     if spec.grafana is not None:
         spec = spec.model_copy(
             update={
@@ -212,6 +217,16 @@ def load_runbook(path: Path) -> Runbook:
     )
     _check_paths(path, migrations, lines)
     return spec.model_copy(update={"migrations": migrations})
+
+
+def _custom_gates(path: Path, spec: Runbook, lines: dict) -> list[Path]:
+    """The spec's custom gate files and folders, relative to its folder; each must exist."""
+    found = [path.parent / gates for gates in spec.custom_gates]
+    for index, gates in enumerate(found):
+        if not gates.exists():
+            line = lines.get(("custom_gates", index), 1)
+            raise SpecError(f"{path}:{line}: custom_gates.{index}: {gates} does not exist")
+    return found
 
 
 def _check_version_from(path: Path, spec: Runbook, lines: dict) -> None:

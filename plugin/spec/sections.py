@@ -50,6 +50,12 @@ def _seconds(value: Any) -> float:
     return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
 
 
+DURATION_INPUT = float | Annotated[str, Field(pattern=DURATION.pattern)]
+"""What a duration may be written as: a number of seconds, or text like ``15s``."""
+SIZE_INPUT = int | Annotated[str, Field(pattern=SIZE.pattern)]
+"""What a size may be written as: a number of bytes, or text like ``10MiB``."""
+
+
 def _duration(low: str, high: str) -> Any:
     """A duration type: a finite number of seconds (or ``"2m"``, ``"15s"``, ``"500ms"``) from
     ``low`` to ``high``; anything else, ``.inf`` and ``.nan`` included, is a spec error."""
@@ -61,7 +67,7 @@ def _duration(low: str, high: str) -> Any:
             raise ValueError(f"{value!r} is not a duration from {low} to {high}")
         return seconds
 
-    return Annotated[float, BeforeValidator(bounded)]
+    return Annotated[float, BeforeValidator(bounded, json_schema_input_type=DURATION_INPUT)]
 
 
 Seconds = _duration("0s", "24h")
@@ -84,9 +90,21 @@ def _bytes(value: Any) -> Any:
     return int(match.group(1)) * UNIT_BYTES[match.group(2)]
 
 
-Bytes = Annotated[int, BeforeValidator(_bytes), Field(gt=0, le=1 << 30)]
+Bytes = Annotated[
+    int, BeforeValidator(_bytes, json_schema_input_type=SIZE_INPUT), Field(gt=0, le=1 << 30)
+]
 """A size cap: bytes, or ``"512KiB"``, ``"10MiB"``; at most 1 GiB."""
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+def _method_keys(schema: dict[str, Any]) -> None:
+    """In the spec the method is the key (``get: /health``): the JSON Schema says so."""
+    fields = schema["properties"]
+    del fields["method"], fields["path"]
+    keys = {m: {"type": "string", "description": f"{m.upper()} this path"} for m in METHODS}
+    schema["properties"] = {**keys, **fields}
+    schema.pop("required", None)
+    schema["oneOf"] = [{"required": [m]} for m in METHODS]
 
 
 class Request(Strict):
@@ -113,6 +131,8 @@ class Request(Strict):
     follow_redirects: FollowRedirects = "same-origin"
     save: dict[str, str] = {}
     public: list[str] = []
+
+    model_config = ConfigDict(json_schema_extra=_method_keys)
 
     @model_validator(mode="before")
     @classmethod
@@ -276,7 +296,9 @@ class Grafana(Strict):
 class ServiceStart(Strict):
     """How an ephemeral target boots the service under test against its throwaway database.
 
-    ``{dsn}``, ``{port}`` and ``{log_file}`` in the command and env are filled in by the suite.
+    The command runs in the spec's folder, with ``env`` added to the suite's environment.
+    ``{dsn}``, ``{port}``, ``{log_file}`` and ``{python}`` (the interpreter running the suite) in
+    the command and env are filled in by the suite.
     """
 
     command: list[str]
