@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from deploy_gates.fixtures.lockfile import known_lock
 from deploy_gates.fixtures.targets import known_runbook
 from deploy_gates.migrate import duplicate_versions
+from deploy_gates.settings import Settings, settings_key
 from deploy_gates.spec.runbook import Runbook
+from deploy_gates.verify.lockfile import Lock, lock_path
 from deploy_gates.verify.outcome import require
 from deploy_gates.verify.release import migration_files, split_at_baseline
 
@@ -17,6 +22,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         runbook = known_runbook(metafunc.config)
         names = [f.name for f in split_at_baseline(runbook)[1]] if runbook.migrations else []
         metafunc.parametrize("release_migration", names, ids=names)
+    if "lock_file" in metafunc.fixturenames:
+        settings: Settings = metafunc.config.stash[settings_key]
+        path = lock_path(settings.runbook)
+        found = [path] if known_lock(metafunc.config) else []
+        metafunc.parametrize("lock_file", found, ids=[p.name for p in found])
 
 
 def test_migration_versions_unique(runbook: Runbook) -> None:
@@ -33,3 +43,12 @@ def test_down_script(release_migration: str, runbook: Runbook) -> None:
     require(down_dir is None and "expected migrations.down_dir in the runbook spec; found none")
     require(not (down_dir / release_migration).is_file()
             and f"expected down script {down_dir / release_migration}; found: it does not exist")
+
+
+def test_lock_current(lock_file: Path, lock: Lock, runbook: Runbook,
+                      deploy_settings: Settings) -> None:
+    """The lock file was written for these migrations: CI rewrites it when they change."""
+    stale = lock.stale(runbook)
+    require(stale and f"expected lock file {lock_file} to match the migrations; found "
+            f"{'; '.join(stale)}; rewrite it: python -m deploy_gates.verify.lockfile write "
+            f"--runbook {deploy_settings.runbook}")
