@@ -20,7 +20,8 @@ PATTERNS = (
     re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]+:)([^@\s]+)(?=@)"),
     # HTTP credentials: Authorization / Cookie / X-Api-Key headers, bearer tokens
     re.compile(r"(?i)\b((?:bearer|basic|token)\s+)([A-Za-z0-9._~+/=-]{8,})"),
-    re.compile(r"(?i)\b((?:(?:proxy-)?authorization|set-cookie|cookie|x-api-key)\s*:\s*)"
+    re.compile(r"(?i)\b((?:(?:proxy-)?authorization|set-cookie|cookie|x-api-key|"
+               r"x-[a-z0-9-]*token)\s*:\s*)"
                r"([^\r\n\"']+)"),
     # JSON fields that carry credentials
     re.compile(r"(?i)(\"(?:password|token|access_token|refresh_token|api_key|apikey|secret)\""

@@ -18,6 +18,8 @@ from deploy_gates.verify.exposition import ExpositionError, scrape
 from deploy_gates.verify.http import Http, HttpError
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
+HEADER_PREFIX = "header:"
+"""``save: {token: "header:X-Session-Token"}`` saves a response header, not a JSON path."""
 
 
 class StepFailed(Exception):
@@ -97,12 +99,19 @@ class FlowRun:
                 )
         if found:
             raise StepFailed("; ".join(found))
-        if req.body or req.save:
+        from_body = {k: v for k, v in req.save.items() if not v.startswith(HEADER_PREFIX)}
+        for name, path in req.save.items():
+            if name not in from_body:
+                header = path.removeprefix(HEADER_PREFIX)
+                if header.lower() not in received:
+                    raise StepFailed(f"cannot save {name}: header {header} is not in the answer")
+                self.saved[name] = received[header.lower()]
+        if req.body or from_body:
             data = answer.json()
             problems = subset_problems(self.fill(req.body), data)
             if problems:
                 raise StepFailed("body: " + "; ".join(problems))
-            for name, path in req.save.items():
+            for name, path in from_body.items():
                 value = lookup(data, path)
                 if value is MISSING:
                     raise StepFailed(f"cannot save {name}: {path} is not in the answer")
