@@ -103,3 +103,52 @@ def test_rollback_gates_are_for_live_targets(pytester: pytest.Pytester, locked: 
     outcomes = summary(locked)
     assert {gate["outcome"] for gate in outcomes.values()} == {"skipped"}
     result.stdout.fnmatch_lines(["*rollback gates check a live target after its rollback*"])
+
+
+SEED_002_MANUAL_ROLLBACK = """
+DROP TABLE IF EXISTS metrics_alert CASCADE;
+DROP TABLE IF EXISTS metrics_job_run CASCADE;
+DROP TABLE IF EXISTS metrics_state_transition_counter CASCADE;
+DROP TABLE IF EXISTS metrics_job_checkpoint CASCADE;
+DROP TABLE IF EXISTS metrics_drilldown CASCADE;
+DROP TABLE IF EXISTS metrics_breakdown_point CASCADE;
+DROP TABLE IF EXISTS metrics_trend_point CASCADE;
+DROP TABLE IF EXISTS metrics_summary CASCADE;
+DELETE FROM schema_migrations WHERE version IN (
+    '0005_metrics_read_model.sql', '0006_metrics_incremental_jobs.sql',
+    '0007_metrics_event_log_cursor_index.sql', '0008_metrics_alerts.sql');
+"""
+
+
+def test_the_seeds_manual_rollback_is_caught_leaving_the_enum_index_and_function(
+    pytester: pytest.Pytester, release: Path, pg_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seed 002, section 8: the manual rollback drops the tables and the ledger rows only."""
+    from deploy_gates.migrate import up
+
+    from tests.drift_release import execute
+
+    dsn = pg_server.create_database("live")
+    up(dsn, discover(release / "migrations"))
+    execute(dsn, SEED_002_MANUAL_ROLLBACK)
+    monkeypatch.setenv("TASCADE_STAGING_DATABASE_URL", dsn)
+    result = gates(pytester, release, "--target=staging", "-m", "rollback")
+    outcomes = summary(release)
+    failed = {name: gate["message"] for name, gate in outcomes.items()
+              if gate["outcome"] == "failed"}
+    assert set(failed) == {
+        "test_absent_after_rollback[index:idx_event_log_project_cursor]",
+        "test_absent_after_rollback[function:metrics_alert_touch]",
+        "test_absent_after_rollback[enum:metrics_alert_severity]",
+        "test_rolled_back[index:idx_event_log_project_cursor]",
+        "test_rolled_back[function:metrics_alert_touch()]",
+        "test_rolled_back[enum:metrics_alert_severity]",
+        "test_schema_is_baseline[runbook.lock.json]",
+    }
+    assert failed["test_rolled_back[enum:metrics_alert_severity]"] == (
+        "expected enum metrics_alert_severity gone after rollback (release P5.M3 creates it); "
+        "found: it is still there")
+    assert outcomes["test_rolled_back[table:metrics_alert]"]["outcome"] == "passed"
+    assert outcomes["test_absent_after_rollback[migration:0008_metrics_alerts.sql]"]["outcome"] == "passed"
+    assert {outcomes[name]["step"] for name in failed} == {"8"}
+    assert result.ret == pytest.ExitCode.TESTS_FAILED

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
 from typing import Any, Literal
 
 import psycopg
+from deploy_gates.fixtures.ephemeral import PROVIDERS
 from deploy_gates.migrate import MigrationError, up
 from deploy_gates.spec.runbook import EphemeralTarget, Runbook, load_runbook
 from deploy_gates.spec.yamlsource import SpecError
@@ -169,6 +171,7 @@ def write_beside_spec(spec_path: Path, provider: str | None = None) -> tuple[Pat
     """Record the release of the spec at ``spec_path`` on a throwaway server and write its lock
     file beside the spec."""
     from deploy_gates.fixtures.ephemeral import ServerStartError, resolve_provider, start_server
+    from deploy_gates.fixtures.targets import SERVER_DSN_ENV
 
     try:
         runbook = load_runbook(spec_path)
@@ -179,8 +182,9 @@ def write_beside_spec(spec_path: Path, provider: str | None = None) -> tuple[Pat
     target = next((t for t in runbook.targets.values() if isinstance(t, EphemeralTarget)), None)
     image = (target.image if target else None) or "postgres:16"
     chosen = resolve_provider(provider or (target.provider if target else None) or "auto", image)
+    dsn = os.environ.get((target and target.dsn_env) or SERVER_DSN_ENV) if chosen == "dsn" else None
     try:
-        server = start_server(chosen, image=image)
+        server = start_server(chosen, image=image, dsn=dsn)
     except ServerStartError as exc:
         raise LockError(str(exc).splitlines()[0]) from None
     try:
@@ -203,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     writer = commands.add_parser("write", help="rehearse the release and write <spec>.lock.json")
     writer.add_argument("--runbook", type=Path, required=True, help="the runbook spec (YAML)")
-    writer.add_argument("--db-provider", choices=("auto", "embedded", "local", "testcontainers"),
+    writer.add_argument("--db-provider", choices=PROVIDERS,
                         help="throwaway PostgreSQL (default: the spec's ephemeral target's)")
     args = parser.parse_args(argv)
     try:
