@@ -86,16 +86,15 @@ def definition_of(cat: Catalog, key: str) -> Definition | None:
     return build(cat, name) if build else None
 
 
-def differences(key: str, want: Definition, got: Definition, *, loose: bool = False) -> list[str]:
+def differences(want: Definition, got: Definition, *, loose: bool = False) -> list[str]:
     """How ``got`` differs from ``want``, on the attributes ``want`` has: ``columns (name)``."""
-    kind = split_key(key)[0]
     found = []
     for attr, expected in want.items():
         if attr == CATCH_ALL:
             continue
         actual = got.get(attr)
         if not _same(attr, expected, actual, loose):
-            found.append(_render(kind, attr, actual))
+            found.append(_render(attr, actual))
     if not found and CATCH_ALL in want and not _same(CATCH_ALL, want[CATCH_ALL],
                                                         got.get(CATCH_ALL), loose):
         found.append(f"definition {got.get(CATCH_ALL)}")
@@ -289,7 +288,7 @@ def _same(attr: str, want: Any, got: Any, loose: bool) -> bool:
     return want == got
 
 
-def _render(kind: str, attr: str, value: Any) -> str:
+def _render(attr: str, value: Any) -> str:
     """One attribute as found: ``default 'done'::text``, ``nullable``, ``no predicate``."""
     if isinstance(value, bool):
         words = {"not_null": ("NOT NULL", "nullable"), "unique": ("unique", "not unique"),

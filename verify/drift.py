@@ -46,7 +46,7 @@ def drift_problem(lock: Lock, key: str, objects: Objects) -> str | None:
     got = objects.get(key)
     if got is None:
         return f"{expected}{_detail(key, want)}; found: it does not exist"
-    found = differences(key, want, got)
+    found = differences(want, got)
     return f"{expected}{_detail(key, want)}; found: {'; '.join(found)}" if found else None
 
 
@@ -80,7 +80,7 @@ def rollback_problem(lock: Lock, key: str, objects: Objects) -> str | None:
     expected = f"expected {noun(key)} as the baseline had it after rollback{_detail(key, want)}"
     if got is None:
         return f"{expected}; found: it does not exist"
-    found = differences(key, want, got)
+    found = differences(want, got)
     return f"{expected}; found: {'; '.join(found)}" if found else None
 
 
@@ -97,7 +97,7 @@ def baseline_differences(lock: Lock, objects: Objects) -> list[str]:
              if key not in lock.baseline and not _part_of(key, d, left_tables)]
     lines += [f"missing: {noun(key)}" for key in sorted(lock.baseline) if key not in objects]
     for key in sorted(lock.baseline.keys() & objects.keys()):
-        found = differences(key, lock.baseline[key], objects[key])
+        found = differences(lock.baseline[key], objects[key])
         if found:
             lines.append(f"changed: {noun(key)} ({'; '.join(found)})")
     return lines

@@ -141,8 +141,7 @@ class Expected:
             return f"expected {self.describe()}; found: {self._absence(cat)}{_hint(self, cat)}"
         want = self.want()
         if want:
-            found = defs.differences(self.key, want, defs.definition_of(cat, self.key) or {},
-                                     loose=True)
+            found = defs.differences(want, defs.definition_of(cat, self.key) or {}, loose=True)
             return f"expected {self.describe()}; found: {'; '.join(found)}" if found else None
         if self.kind == "empty_view" and key in cat.nonempty_views:
             return f"expected view {self.name} to return no rows; found: it returns rows"
