@@ -1,4 +1,5 @@
-"""``deploy-gates migrate``: status, plan and up from the command line."""
+"""``deploy-gates migrate``: status, plan and up from the command line. ``status`` exits
+non-zero when an applied file drifted, failed or is missing, as ``flyway validate`` does."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from deploy_gates.migrate.cli_common import (
     resolve_target,
     run_command,
 )
+from deploy_gates.migrate.errors import MigrationError
 from deploy_gates.migrate.files import discover
 from deploy_gates.migrate.log import MigrationLog
-from deploy_gates.migrate.status import StatusEntry, status
+from deploy_gates.migrate.status import StatusEntry, status, status_problem
 
 EXAMPLES = """\
 examples:
@@ -73,7 +75,11 @@ def execute(args: argparse.Namespace) -> None:
     dsn, ledger = target.dsn, ledger_settings(args, target)
     files = discover(folder(args.dir, target, "dir", "--dir"))
     if args.command == "status":
-        print(format_status(status(dsn, files, ledger=ledger)))
+        rows = status(dsn, files, ledger=ledger)
+        print(format_status(rows))
+        problem = status_problem(rows)
+        if problem:
+            raise MigrationError(problem)
         return
     if args.command == "plan":
         pending = plan(dsn, files, through=args.through, ledger=ledger,

@@ -14,7 +14,8 @@ from typing import NoReturn
 from deploy_gates.migrate.errors import MigrationError
 from deploy_gates.migrate.ledger import DEFAULT_SETTINGS
 from deploy_gates.safety import permission_problem
-from deploy_gates.spec.runbook import IDENTIFIER, EphemeralTarget, Ledger, Migrations, load_runbook
+from deploy_gates.spec.runbook import EphemeralTarget, Ledger, Migrations, load_runbook
+from deploy_gates.spec.schema import IDENTIFIER
 from deploy_gates.spec.yamlsource import SpecError
 
 MAX_LOCK_TIMEOUT_S = 3600.0

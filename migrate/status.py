@@ -50,3 +50,21 @@ def status(
     with session(dsn) as conn:
         rows = read(conn, locate(conn, ledger))
     return entries(files, rows)
+
+
+def status_problem(rows: list[StatusEntry]) -> str | None:
+    """What makes the ledger and the files disagree (``up`` would refuse it), or None: checksum
+    drift, failed runs, applied files that are gone. Pending files are no problem."""
+    names = {state: [e.name for e in rows if e.state == state]
+             for state in ("drifted", "failed", "missing")}
+    problems = [
+        text.format(", ".join(names[state]))
+        for state, text in (
+            ("drifted", "checksum drift: {} changed since it was applied; restore the applied "
+             "content and put changes in a new migration"),
+            ("failed", "{} failed in an earlier run and may be partly applied"),
+            ("missing", "{} applied but missing from the migrations directory"),
+        )
+        if names[state]
+    ]
+    return "; ".join(problems) or None

@@ -28,7 +28,8 @@ PATTERNS = (
     re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]+:)([^@\s]+)(?=@)"),
     # HTTP credentials: Authorization / Cookie / X-Api-Key headers, bearer tokens
     re.compile(r"(?i)\b((?:bearer|basic|token)\s+)([A-Za-z0-9._~+/=-]{8,})"),
-    re.compile(r"(?i)\b((?:(?:proxy-)?authorization|set-cookie|cookie|x-api-key)\s*:\s*)"
+    re.compile(r"(?i)\b((?:(?:proxy-)?authorization|set-cookie|cookie|x-api-key|"
+               r"x-[a-z0-9-]*token)\s*:\s*)"
                r"([^\r\n\"']+)"),
     # quoted fields that carry credentials: "password": "...", 'X-Api-Key': '...' (a Python
     # repr), and \"token\": \"...\" (JSON inside a JSON string): the value ends at the quote

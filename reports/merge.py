@@ -1,7 +1,7 @@
 """Merge the report sets of several runs (a CI matrix job per target or region) into one: the gates
 of every run, a verdict per target and one overall, written as JSON, JUnit, Markdown and HTML.
 
-    python -m deploy_gates.reports.merge eu/ us/rehearsal-20261201T095000Z.json --out merged/
+    deploy-gates merge eu/ us/rehearsal-20261201T095000Z.json --out merged/
 
 Each input is a run's JSON summary, its JUnit XML (the summary beside it is read), or a folder
 holding report sets (every summary in it). The merge equals one run of all the targets
@@ -142,11 +142,11 @@ def _metadata(runs: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
     return merged
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m deploy_gates.reports.merge FILES... --out DIR``: exits with the verdict's
-    code (GO 0, NO-GO 1, INCONCLUSIVE 6), 2 on bad input."""
+def run(command: str, argv: list[str]) -> int:
+    """``deploy-gates merge FILES... --out DIR``: exits with the verdict's code (GO 0, NO-GO 1,
+    INCONCLUSIVE 6), 2 on bad input."""
     parser = argparse.ArgumentParser(
-        prog="python -m deploy_gates.reports.merge",
+        prog=f"deploy-gates {command}",
         description="Merge the reports of several deploy-gates runs into one report set.",
     )
     parser.add_argument("files", nargs="+", type=Path,
@@ -163,7 +163,3 @@ def main(argv: list[str] | None = None) -> int:
     for row in summary["targets"]:
         print(f"  {row['target']}: {row['verdict']}: {row['reason']}")
     return EXIT_CODES[summary["verdict"]]
-
-
-if __name__ == "__main__":
-    sys.exit(main())

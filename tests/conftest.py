@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from deploy_gates.fixtures.ephemeral import Server, start_server
+from tests.drift_release import write_lock, write_release
 from tests.gaterun import EXAMPLE
 
 pytest_plugins = ["pytester"]
@@ -63,3 +64,18 @@ def html_page() -> Iterator[str]:
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def locked_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The release with its lock file, written once for the session."""
+    release = write_release(tmp_path_factory.mktemp("locked") / "demo")
+    done = write_lock(release)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return release
+
+
+@pytest.fixture
+def locked(locked_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the locked release, free to break."""
+    return Path(shutil.copytree(locked_template, tmp_path / "demo"))

@@ -221,3 +221,25 @@ health:
     )
     assert result.ret == 0, result.stdout.str()[-2000:]
     result.stdout.fnmatch_lines(["GO: 1 passed, 0 failed, 0 skipped"])
+
+
+def test_a_flow_saves_a_value_from_a_response_header(pytester: pytest.Pytester) -> None:
+    body = """
+smoke:
+  session_header:
+    steps:
+      - {post: /auth/register, json: {email: "hd@example.com", password: "correct horse 1"},
+         status: 201}
+      - {post: /auth/login, json: {email: "hd@example.com", password: "correct horse 1"},
+         save: {session: "header:X-Session-Token"}}
+      - {get: /auth/me, headers: {Authorization: "Bearer {session}"}, body: {email: "hd@example.com"}}
+  missing_header:
+    steps:
+      - {get: /health, save: {session: "header:X-No-Such-Header"}}
+"""
+    gates = run(project(pytester, body=body))
+    flow = gates["test_smoke[session_header]"]
+    assert flow["outcome"] == "passed", flow["message"]
+    assert "X-Session-Token: ***" in flow["evidence"][1]["text"]
+    assert gates["test_smoke[missing_header]"]["message"] == (
+        "step 1 (GET /health): cannot save session: header X-No-Such-Header is not in the answer")

@@ -77,7 +77,7 @@ def test_merged_runs_equal_one_run_of_both_targets(
 def test_merge_command_line(project: pytest.Pytester, tmp_path: Path) -> None:  # noqa: F811
     assert run(project, "--target=eu", "-p", "no:xdist").ret == 0
     eu = report_set(project, "eu")
-    command = [sys.executable, "-m", "deploy_gates.reports.merge"]
+    command = [sys.executable, "-m", "deploy_gates", "merge"]
     done = subprocess.run([*command, str(eu), "--out", str(tmp_path / "m")],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

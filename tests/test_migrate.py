@@ -404,6 +404,22 @@ def test_cli_status_plan_up(fresh_dsn: str, tmp_path: Path) -> None:
     assert len(refused.stderr.splitlines()) == 1
 
 
+def test_cli_status_exits_non_zero_on_drift(fresh_dsn: str, tmp_path: Path) -> None:
+    write(tmp_path / "m", {"0001_a.sql": "CREATE TABLE a ();", "0002_b.sql": "SELECT 1;"})
+    common = ["--dsn-env", "MIGRATE_TEST_DSN", "--dir", str(tmp_path / "m"),
+              "--report-dir", str(tmp_path / "reports")]
+    env = {"MIGRATE_TEST_DSN": fresh_dsn}
+    assert run_cli(*common, "up", "--through", "0001_a.sql", env=env).returncode == 0
+    assert run_cli(*common, "status", env=env).returncode == 0  # pending is no error
+    (tmp_path / "m" / "0001_a.sql").write_text("CREATE TABLE a (id int);")
+    shown = run_cli(*common, "status", env=env)
+    assert shown.returncode == 1
+    assert shown.stdout.splitlines()[1].split()[:2] == ["0001_a.sql", "drifted"]
+    assert shown.stderr == (
+        "migrate: checksum drift: 0001_a.sql changed since it was applied; restore the applied "
+        "content and put changes in a new migration\n")
+
+
 def test_cli_errors_are_one_line_and_hide_the_password(tmp_path: Path) -> None:
     write(tmp_path, {"0001_a.sql": "SELECT 1;"})
     dsn = "host=127.0.0.1 port=1 user=app password=s3cr3t-XYZ dbname=app"

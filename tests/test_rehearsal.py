@@ -19,7 +19,7 @@ def break_file(path: Path, old: str, new: str) -> None:
 
 def test_example_release_rehearses_cleanly(pytester: pytest.Pytester, release: Path) -> None:
     result = gates(pytester, release, "--target=rehearsal")
-    result.assert_outcomes(passed=104)
+    result.assert_outcomes(passed=196)
     outcomes = summary(release)
     steps = [name for name, gate in outcomes.items() if gate["rehearsal"] and "[" not in name]
     assert steps[:4] == ["test_provider_has_extensions", "test_baseline", "test_backup",
@@ -144,7 +144,7 @@ def test_live_target_without_its_dsn_variable_says_which(
 def test_local_provider_rehearses_the_same(pytester: pytest.Pytester, release: Path) -> None:
     """Debian's older server: backup and restore use client tools of its own major version."""
     result = gates(pytester, release, "--target=rehearsal", "--db-provider=local")
-    result.assert_outcomes(passed=104)
+    result.assert_outcomes(passed=196)
 
 
 def test_predeploy_lint_names_shared_versions_and_missing_down_scripts(
@@ -208,6 +208,6 @@ def test_rehearsal_pins_the_major_version_of_a_live_target(
         live.stop()
     refused.stdout.fnmatch_lines([f"*embedded provider: ships PostgreSQL 18, not {major}; use "
                                   "--db-provider=local*"])
-    pinned.assert_outcomes(passed=104)
+    pinned.assert_outcomes(passed=196)
     server = summary(release)["test_provider_has_extensions"]["evidence"][0]["text"]
     assert server.startswith(f"local provider, PostgreSQL {major}.")

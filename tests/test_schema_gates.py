@@ -155,5 +155,5 @@ def test_ledger_gates_skip_when_the_spec_names_no_migrations(pytester: pytest.Py
         str(root / "verify" / "test_ledger.py"), "--target=staging", "-rs",
         f"--runbook={pytester.path / 'runbook.yaml'}", f"--report-dir={pytester.path / 'out'}",
     )
-    result.assert_outcomes(skipped=2)
+    result.assert_outcomes(skipped=3)
     result.stdout.fnmatch_lines(["*the runbook spec names no migrations*"])

@@ -66,6 +66,65 @@ QUERIES = {
     "extensions": "SELECT extname, extversion FROM pg_extension WHERE extname <> 'plpgsql'",
     "schemas": f"""
         SELECT n.nspname FROM pg_namespace n WHERE {USER_SCHEMAS} AND n.nspname <> 'public'""",
+    "index_details": f"""
+        SELECT n.nspname || '.' || i.relname, am.amname, x.indisunique,
+               ARRAY(SELECT pg_get_indexdef(x.indexrelid, k, false)
+                     FROM generate_series(1, x.indnkeyatts) AS k ORDER BY k),
+               pg_get_expr(x.indpred, x.indrelid)
+        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+        JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace n ON n.oid = i.relnamespace
+        JOIN pg_am am ON am.oid = i.relam
+        WHERE {USER_SCHEMAS} AND {NOT_FROM_EXTENSION.format(oid="t.oid")}""",
+    "constraint_details": f"""
+        SELECT n.nspname || '.' || t.relname || '.' || k.conname, k.contype::text,
+               ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY AS u(num, ord)
+                     JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.num
+                     ORDER BY u.ord),
+               rn.nspname || '.' || r.relname,
+               ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY AS u(num, ord)
+                     JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.num
+                     ORDER BY u.ord),
+               k.confdeltype::text, k.confupdtype::text, pg_get_expr(k.conbin, k.conrelid)
+        FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid
+        JOIN pg_namespace n ON n.oid = t.relnamespace
+        LEFT JOIN pg_class r ON r.oid = k.confrelid
+        LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
+        WHERE k.contype IN ('p', 'u', 'f', 'c', 'x') AND {USER_SCHEMAS}
+          AND {NOT_FROM_EXTENSION.format(oid="t.oid")}""",
+    "sequences": f"""
+        SELECT n.nspname || '.' || c.relname, format_type(s.seqtypid, NULL), s.seqstart,
+               s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle,
+               (SELECT tn.nspname || '.' || t.relname || '.' || a.attname
+                FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
+                JOIN pg_namespace tn ON tn.oid = t.relnamespace
+                JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+                WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                  AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') LIMIT 1)
+        FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE {USER_SCHEMAS} AND {NOT_FROM_EXTENSION.format(oid="c.oid")}""",
+    "grants": f"""
+        SELECT a.privilege_type, n.nspname || '.' || c.relname, coalesce(r.rolname, 'PUBLIC'),
+               a.is_grantable
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        CROSS JOIN LATERAL aclexplode(c.relacl) AS a
+        LEFT JOIN pg_roles r ON r.oid = a.grantee
+        WHERE c.relacl IS NOT NULL AND a.grantee <> c.relowner
+          AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {USER_SCHEMAS}
+          AND {NOT_FROM_EXTENSION.format(oid="c.oid")}""",
+    "policies": f"""
+        SELECT n.nspname || '.' || t.relname || '.' || p.polname, p.polcmd::text,
+               p.polpermissive,
+               ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(r)::text END
+                     FROM unnest(p.polroles) AS r ORDER BY 1),
+               pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)
+        FROM pg_policy p JOIN pg_class t ON t.oid = p.polrelid
+        JOIN pg_namespace n ON n.oid = t.relnamespace
+        WHERE {USER_SCHEMAS}""",
+    "row_security": f"""
+        SELECT n.nspname || '.' || c.relname, c.relforcerowsecurity
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relrowsecurity AND c.relkind IN ('r', 'p') AND {USER_SCHEMAS}""",
 }
 RELKIND = {"r": "table", "p": "table", "v": "view", "m": "view", "S": "sequence", "f": "table"}
 
@@ -77,6 +136,55 @@ class ColumnInfo:
     type: str
     not_null: bool
     default: str | None
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """How an index is built: access method, uniqueness, key columns or expressions, predicate."""
+
+    method: str
+    unique: bool
+    columns: tuple[str, ...]
+    predicate: str | None
+
+
+@dataclass(frozen=True)
+class ConstraintInfo:
+    """A table constraint: its type letter (p, u, f, c, x), columns, and what a foreign key
+    references or a check tests."""
+
+    type: str
+    columns: tuple[str, ...]
+    references: str | None
+    referenced_columns: tuple[str, ...]
+    on_delete: str
+    on_update: str
+    check: str | None
+
+
+@dataclass(frozen=True)
+class SequenceInfo:
+    """A sequence's parameters and the column that owns it, if any."""
+
+    type: str
+    start: int
+    increment: int
+    min: int
+    max: int
+    cache: int
+    cycle: bool
+    owned_by: str | None
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    """A row-level security policy: command letter (r, a, w, d, *), roles, expressions."""
+
+    command: str
+    permissive: bool
+    roles: tuple[str, ...]
+    using: str | None
+    with_check: str | None
 
 
 @dataclass
@@ -100,6 +208,16 @@ class Catalog:
     nonempty_views: set[str] = field(default_factory=set)
     sql: dict[str, str] = field(default_factory=dict)
     taken_at: str = ""
+    materialized_views: set[str] = field(default_factory=set)
+    index_details: dict[str, IndexInfo] = field(default_factory=dict)
+    constraint_details: dict[str, ConstraintInfo] = field(default_factory=dict)
+    sequences: dict[str, SequenceInfo] = field(default_factory=dict)
+    grants: dict[tuple[str, str, str], bool] = field(default_factory=dict)
+    """(privilege, object, role) -> grantable; the owner's own privileges are left out."""
+    policies: dict[str, PolicyInfo] = field(default_factory=dict)
+    row_security: dict[str, bool] = field(default_factory=dict)
+    """Tables with row-level security enabled -> whether it is forced on their owner too."""
+    ledger_checksums: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def queries(self) -> int:
@@ -131,6 +249,9 @@ class Catalog:
         items.update({f"domain {k}": v for k, v in self.domains.items()})
         items.update({f"extension {k}": v for k, v in self.extensions.items()})
         items.update({f"schema {k}": "" for k in self.schemas})
+        items.update({f"policy {k}": repr(v) for k, v in self.policies.items()})
+        items.update({f"row security {k}": str(v) for k, v in self.row_security.items()})
+        items.update({f"grant {p} on {o} to {r}": str(g) for (p, o, r), g in self.grants.items()})
         return {k: v for k, v in items.items() if kept(k.split(" ")[-1])}
 
 
@@ -207,6 +328,8 @@ def _store(cat: Catalog, name: str, rows: list[tuple]) -> None:
             cat.relations[key] = RELKIND[relkind]
             if viewdef is not None:
                 cat.view_definitions[key] = viewdef
+            if relkind == "m":
+                cat.materialized_views.add(key)
     elif name == "columns":
         cat.columns = {key: ColumnInfo(t, nn, d) for key, t, nn, d in rows}
     elif name == "indexes":
@@ -219,8 +342,27 @@ def _store(cat: Catalog, name: str, rows: list[tuple]) -> None:
                 cat.domains[key] = detail
     elif name == "schemas":
         cat.schemas = {row[0] for row in rows}
+    elif name in DETAILS:
+        field_name, info = DETAILS[name]
+        setattr(cat, field_name, {key: info(*(_frozen(v) for v in rest)) for key, *rest in rows})
+    elif name == "grants":
+        cat.grants = {(privilege, obj, role): grantable for privilege, obj, role, grantable in rows}
     else:
         setattr(cat, name, dict(rows))
+
+
+DETAILS = {
+    "index_details": ("index_details", IndexInfo),
+    "constraint_details": ("constraint_details", ConstraintInfo),
+    "sequences": ("sequences", SequenceInfo),
+    "policies": ("policies", PolicyInfo),
+    "row_security": ("row_security", bool),
+}
+"""Snapshot queries whose rows are ``key, *fields`` of one info type, and where they go."""
+
+
+def _frozen(value: object) -> object:
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _read_ledger(conn: psycopg.Connection, table: LedgerTable, cat: Catalog) -> None:
@@ -241,6 +383,7 @@ def _read_ledger(conn: psycopg.Connection, table: LedgerTable, cat: Catalog) -> 
     cat.sql["ledger"] = query.as_string(conn)
     rows = [LedgerRow(*row) for row in conn.execute(query).fetchall()]
     cat.ledger = {row.version: row.success for row in rows}
+    cat.ledger_checksums = {row.version: row.checksum for row in rows}
 
 
 def qualified(name: str) -> str:

@@ -6,13 +6,20 @@ import re
 from dataclasses import dataclass
 
 from deploy_gates.spec.runbook import Column, Schema
+from deploy_gates.spec.schema import CONSTRAINT_TYPES, ConstraintSpec, IndexSpec, PolicySpec
+from deploy_gates.verify import definitions as defs
 from deploy_gates.verify.catalog import Catalog, qualified
 
 QUERY_OF_KIND = {
     "table": "relations", "view": "relations", "empty_view": "view rows", "column": "columns",
     "index": "indexes", "trigger": "triggers", "function": "functions",
     "extension": "extensions", "enum": "types", "migration": "ledger",
+    "materialized_view": "relations", "sequence": "sequences", "constraint": "constraint_details",
+    "grant": "grants", "policy": "policies", "row_level_security": "row_security",
 }
+DEFINED_KINDS = {"materialized_view", "sequence", "constraint", "grant", "policy",
+                 "row_level_security"}
+"""Kinds whose presence and shape come from their definition (see verify/definitions.py)."""
 TYPE_ALIASES = {
     "int": "integer",
     "int4": "integer",
@@ -64,6 +71,7 @@ class Expected:
     name: str
     column: Column | None = None
     labels: tuple[str, ...] = ()
+    spec: IndexSpec | ConstraintSpec | PolicySpec | None = None
 
     @property
     def id(self) -> str:
@@ -95,15 +103,46 @@ class Expected:
             return key if key in cat.enums else None
         if self.kind == "migration":
             return self.name if cat.ledger is not None and self.name in cat.ledger else None
+        if self.kind in DEFINED_KINDS:
+            return self.key if defs.definition_of(cat, self.key) is not None else None
         raise ValueError(f"unknown object kind {self.kind!r}")
+
+    @property
+    def key(self) -> str:
+        """The object's key among the definitions of a catalog: ``index:public.idx_x``."""
+        if self.kind == "grant":
+            privilege, _, rest = self.name.partition(" on ")
+            obj, _, role = rest.partition(" to ")
+            return f"grant:{privilege} on {qualified(obj)} to {role}"
+        two_part = self.kind in ("column", "constraint", "trigger", "policy")
+        return f"{self.kind}:{qualified_column(self.name) if two_part else qualified(self.name)}"
+
+    def want(self) -> defs.Definition:
+        """The definition the spec asks for: only the attributes it names."""
+        if self.kind == "column" and self.column is not None:
+            found = {"type": self.column.type and normalize_type(self.column.type),
+                     "not_null": self.column.not_null, "default": self.column.default}
+        elif isinstance(self.spec, IndexSpec):
+            found = {"table": self.spec.on and qualified(self.spec.on), "method": self.spec.method,
+                     "unique": self.spec.unique, "columns": self.spec.columns,
+                     "predicate": self.spec.where}
+        elif isinstance(self.spec, ConstraintSpec):
+            found = _constraint_want(self.spec)
+        elif isinstance(self.spec, PolicySpec):
+            found = self.spec.model_dump()
+        else:
+            return {}
+        return {k: v for k, v in found.items() if v is not None}
 
     def problem_if_missing(self, cat: Catalog) -> str | None:
         """Why the object is not there as expected, or None when it is."""
         key = self.where(cat)
         if key is None:
-            return f"expected {self.describe()}; found: it does not exist{_hint(self, cat)}"
-        if self.kind == "column" and self.column is not None:
-            return _column_problem(self, cat.columns[key])
+            return f"expected {self.describe()}; found: {self._absence(cat)}{_hint(self, cat)}"
+        want = self.want()
+        if want:
+            found = defs.differences(want, defs.definition_of(cat, self.key) or {}, loose=True)
+            return f"expected {self.describe()}; found: {'; '.join(found)}" if found else None
         if self.kind == "empty_view" and key in cat.nonempty_views:
             return f"expected view {self.name} to return no rows; found: it returns rows"
         if self.kind == "enum" and self.labels and cat.enums[key] != self.labels:
@@ -114,6 +153,13 @@ class Expected:
         if self.kind == "migration" and cat.ledger is not None and not cat.ledger[key]:
             return f"expected migration {self.name} applied successfully; found: recorded as failed"
         return None
+
+    def _absence(self, cat: Catalog) -> str:
+        if self.kind == "materialized_view" and qualified(self.name) in cat.view_definitions:
+            return "it is a view"
+        if self.kind == "row_level_security":
+            return "it is off"
+        return "it does not exist"
 
     def problem_if_present(self, cat: Catalog) -> str | None:
         """Why the object is still there after rollback, or None when it is gone."""
@@ -134,6 +180,8 @@ class Expected:
         elif self.kind in ("view", "empty_view"):
             rows = "returns rows" if key in cat.nonempty_views else "returns no rows"
             seen = f"{key}: {cat.view_definitions[key].strip()} ({rows})"
+        elif self.kind in DEFINED_KINDS or self.spec is not None:
+            seen = f"{key}: {defs.definition_of(cat, self.key)}"
         else:
             found = {"table": cat.relations, "index": cat.indexes, "trigger": cat.triggers,
                      "function": cat.functions, "extension": cat.extensions, "enum": cat.enums,
@@ -147,20 +195,11 @@ class Expected:
 
     def describe(self) -> str:
         """What is expected, in words."""
-        if self.kind == "column" and self.column is not None:
-            detail = " ".join(
-                part
-                for part in (
-                    self.column.type and normalize_type(self.column.type),
-                    {True: "NOT NULL", False: "NULL", None: ""}[self.column.not_null],
-                )
-                if part
-            )
-            return f"column {self.name}" + (f" ({detail})" if detail else "")
         noun = {"empty_view": "view", "migration": "ledger entry for migration"}.get(
-            self.kind, self.kind
+            self.kind, defs.NOUNS.get(self.kind, self.kind)
         )
-        return f"{noun} {self.name}"
+        detail = defs.describe(self.key, self.want())
+        return f"{noun} {self.name}" + (f" ({detail})" if detail else "")
 
 
 def qualified_column(name: str) -> str:
@@ -168,14 +207,18 @@ def qualified_column(name: str) -> str:
     return name if name.count(".") >= 2 else f"public.{name}"
 
 
-def _column_problem(exp: Expected, found: object) -> str | None:
-    want = exp.column
-    problems = []
-    if want.type and normalize_type(want.type) != found.type:
-        problems.append(f"type {found.type}")
-    if want.not_null is not None and want.not_null != found.not_null:
-        problems.append("NOT NULL" if found.not_null else "nullable")
-    return f"expected {exp.describe()}; found: {', '.join(problems)}" if problems else None
+def _constraint_want(spec: ConstraintSpec) -> defs.Definition:
+    """A constraint of the spec in the terms of verify/definitions.py."""
+    kind = next(k for k in CONSTRAINT_TYPES if getattr(spec, k) is not None)
+    return {
+        "type": kind.replace("_", " "),
+        "columns": None if kind == "check" else getattr(spec, kind),
+        "references": spec.references and qualified(spec.references),
+        "referenced_columns": spec.referenced_columns,
+        "on_delete": spec.on_delete,
+        "on_update": spec.on_update,
+        "check": spec.check,
+    }
 
 
 def _hint(exp: Expected, cat: Catalog) -> str:
@@ -198,10 +241,28 @@ def expected_objects(schema: Schema, release_migrations: list[str] = ()) -> list
     ]
     items += [Expected("view", v) for v in schema.views]
     items += [Expected("empty_view", v) for v in schema.empty_views]
-    items += [Expected("index", i) for i in schema.indexes]
+    items += [Expected("materialized_view", v) for v in schema.materialized_views]
+    items += [Expected("index", name, spec=spec) for name, spec in schema.indexes.items()]
     items += [Expected("trigger", t) for t in schema.triggers]
     items += [Expected("function", f) for f in schema.functions]
     items += [Expected("extension", e) for e in schema.extensions]
     items += [Expected("enum", name, labels=tuple(labels)) for name, labels in schema.enums.items()]
+    items += [Expected("sequence", s) for s in schema.sequences]
+    items += [
+        Expected("constraint", f"{table}.{name}", spec=spec)
+        for table, constraints in schema.constraints.items()
+        for name, spec in constraints.items()
+    ]
+    items += [
+        Expected("grant", f"{privilege} on {grant.on} to {grant.role}")
+        for grant in schema.grants
+        for privilege in grant.privileges
+    ]
+    items += [
+        Expected("policy", f"{table}.{name}", spec=spec)
+        for table, policies in schema.policies.items()
+        for name, spec in policies.items()
+    ]
+    items += [Expected("row_level_security", t) for t in schema.row_level_security]
     items += [Expected("migration", m) for m in release_migrations]
     return items

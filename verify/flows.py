@@ -22,6 +22,8 @@ from deploy_gates.verify.http import Http, HttpError
 from deploy_gates.verify.readonly_sql import refusal
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
+HEADER_PREFIX = "header:"
+"""``save: {token: "header:X-Session-Token"}`` saves a response header, not a JSON path."""
 
 
 class StepFailed(Exception):
@@ -118,17 +120,25 @@ class FlowRun:
                 )
         if found:
             raise StepFailed("; ".join(found))
-        if req.body or req.save:
-            data = answer.json()
-            values = {name: lookup(data, path) for name, path in req.save.items()}
-            self._keep_secret({n: v for n, v in values.items() if n not in req.public})
+        from_body = {k: v for k, v in req.save.items() if not v.startswith(HEADER_PREFIX)}
+        values: dict[str, Any] = {}
+        for name, path in req.save.items():
+            if name not in from_body:
+                header = path.removeprefix(HEADER_PREFIX)
+                if header.lower() not in received:
+                    raise StepFailed(f"cannot save {name}: header {header} is not in the answer")
+                values[name] = received[header.lower()]
+        data = answer.json() if req.body or from_body else None
+        values.update({name: lookup(data, path) for name, path in from_body.items()})
+        self._keep_secret({n: v for n, v in values.items() if n not in req.public})
+        if data is not None:
             problems = subset_problems(self.fill(req.body), data)
             if problems:
                 raise StepFailed("body: " + "; ".join(problems))
-            for name, value in values.items():
-                if value is MISSING:
-                    raise StepFailed(f"cannot save {name}: {req.save[name]} is not in the answer")
-                self.saved[name] = value
+        for name, value in values.items():
+            if value is MISSING:
+                raise StepFailed(f"cannot save {name}: {req.save[name]} is not in the answer")
+            self.saved[name] = value
 
     def _keep_secret(self, values: dict[str, Any]) -> None:
         """Have the redactor mask these saved values (every string and number in them) before

@@ -7,11 +7,18 @@ from pathlib import Path
 
 from deploy_gates.migrate import MigrationFile, MigrationLog, discover, up
 from deploy_gates.spec.runbook import Runbook
+from deploy_gates.verify.catalog import qualified
 
 
 def migration_files(runbook: Runbook) -> list[MigrationFile]:
     """Every migration file of the system, in order; empty when the spec has no migrations."""
     return discover(runbook.migrations.dir) if runbook.migrations else []
+
+
+def bookkeeping_tables(runbook: Runbook) -> frozenset[str]:
+    """The ledger table: bookkeeping, not schema, so fingerprints and lock files leave it out."""
+    return frozenset({qualified(runbook.migrations.ledger.table)}) if runbook.migrations \
+        else frozenset()
 
 
 def split_at_baseline(runbook: Runbook) -> tuple[list[MigrationFile], list[MigrationFile]]:

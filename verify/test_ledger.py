@@ -67,3 +67,15 @@ def test_nothing_failed(ledger: dict[str, bool], runbook: Runbook) -> None:
         pytest.skip("the spec's ledger has no success column")
     failed = sorted(name for name, ok in ledger.items() if not ok)
     require(failed and f"expected no failed migration; found failed: {', '.join(failed)}")
+
+
+def test_ledger_checksums(
+    files: list[MigrationFile], ledger: dict[str, bool], request: pytest.FixtureRequest
+) -> None:
+    """Drift: each applied migration's recorded checksum is its file's (as ``flyway validate``)."""
+    recorded: dict[str, str | None] = request.getfixturevalue("catalog").ledger_checksums
+    if not any(recorded.values()):
+        pytest.skip("the ledger records no checksums")
+    drifted = [f.name for f in files if recorded.get(f.name) not in (None, f.checksum)]
+    require(drifted and "expected each applied migration to match its file; found checksum "
+            f"drift: {', '.join(drifted)} changed since it was applied")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from deploy_gates.fixtures.lockfile import known_lock
 from deploy_gates.fixtures.targets import known_runbook
+from deploy_gates.settings import Settings, settings_key
 from deploy_gates.spec.runbook import Runbook
+from deploy_gates.verify.lockfile import Lock, lock_path
 from deploy_gates.verify.migration_lint import missing_down_script, version_clash
 from deploy_gates.verify.outcome import require
 from deploy_gates.verify.release import split_at_baseline
@@ -18,6 +23,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         runbook = known_runbook(metafunc.config)
         names = [f.name for f in split_at_baseline(runbook)[1]] if runbook.migrations else []
         metafunc.parametrize("release_migration", names, ids=names)
+    if "lock_file" in metafunc.fixturenames:
+        settings: Settings = metafunc.config.stash[settings_key]
+        path = lock_path(settings.runbook)
+        found = [path] if known_lock(metafunc.config) else []
+        metafunc.parametrize("lock_file", found, ids=[p.name for p in found])
 
 
 def test_migration_versions_unique(runbook: Runbook) -> None:
@@ -28,3 +38,12 @@ def test_migration_versions_unique(runbook: Runbook) -> None:
 
 def test_down_script(release_migration: str, runbook: Runbook) -> None:
     require(missing_down_script(runbook, release_migration))
+
+
+def test_lock_current(lock_file: Path, lock: Lock, runbook: Runbook,
+                      deploy_settings: Settings) -> None:
+    """The lock file was written for these migrations: CI rewrites it when they change."""
+    stale = lock.stale(runbook)
+    require(stale and f"expected lock file {lock_file} to match the migrations; found "
+            f"{'; '.join(stale)}; rewrite it: deploy-gates lock "
+            f"--runbook {deploy_settings.runbook}")

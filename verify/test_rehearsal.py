@@ -21,6 +21,7 @@ from deploy_gates.settings import Settings
 from deploy_gates.spec.runbook import Runbook
 from deploy_gates.verify.catalog import Catalog, changes
 from deploy_gates.verify.expectations import Expected
+from deploy_gates.verify.lockfile import artifact_path, build_lock, write
 from deploy_gates.verify.outcome import fail_gate, require
 from deploy_gates.verify.rehearsal import Rehearsal, progress_into, release_expectations
 
@@ -97,8 +98,13 @@ def test_backup(rehearsal: Rehearsal, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.mark.order(4)
-def test_migrate_up(rehearsal: Rehearsal, evidence: GateEvidence) -> None:
+def test_migrate_up(rehearsal: Rehearsal, ephemeral_server: Server, evidence: GateEvidence) -> None:
     _apply_release(rehearsal, "migrate up", evidence)
+    path = artifact_path(rehearsal.report_dir, rehearsal.runbook)
+    major = ephemeral_server.version().split(".")[0]
+    write(build_lock(rehearsal.runbook, rehearsal.catalog("baseline"), rehearsal.catalog("up"),
+                     major), path)
+    evidence.add("the release's schema", f"recorded in {path}")
 
 
 @pytest.mark.order(5)

@@ -18,6 +18,8 @@ COMMANDS = {
     "lint": ("deploy_gates.cli.lint", "check a runbook spec and its migrations, no database"),
     "schema": ("deploy_gates.cli.schema", "print the JSON Schema (or Markdown reference) of specs"),
     "init": ("deploy_gates.cli.init", "write a starting runbook spec for an existing project"),
+    "lock": ("deploy_gates.verify.lockfile", "record the release's schema in <spec>.lock.json"),
+    "merge": ("deploy_gates.reports.merge", "merge the reports of several runs into one set"),
 }
 EXAMPLES = """\
 examples:

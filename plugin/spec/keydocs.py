@@ -114,10 +114,52 @@ KEYS: dict[str, dict[str, tuple[str, str]]] = {
         "functions": ("functions the release adds", "[metrics_alert_touch]"),
         "extensions": ("extensions the release needs", "[citext]"),
         "enums": ("enum types and their labels, in order", "{alert_severity: [info, critical]}"),
+        "materialized_views": ("materialized views the release adds", "[mv_daily_metrics]"),
+        "sequences": ("sequences the release adds", "[invoice_number_seq]"),
+        "constraints": ("table constraints by table and name; `null` checks only the name",
+                        "{invoices: {invoices_customer_fk: {foreign_key: [customer_id], "
+                        "references: customers}}}"),
+        "grants": ("privileges roles must hold", "[{role: reporting, privilege: SELECT, "
+                   "on: invoices}]"),
+        "policies": ("row-level security policies by table and name; `null` checks only the "
+                     "name", "{invoices: {tenant_isolation: {command: select}}}"),
+        "row_level_security": ("tables that must have row-level security enabled",
+                               "[invoices]"),
+    },
+    "IndexSpec": {
+        "on": ("the table the index is on", "jobs"),
+        "columns": ("its key columns or expressions, in order", "[status, created_at]"),
+        "unique": ("whether it must be unique", "true"),
+        "where": ("the predicate of a partial index", "status = 'queued'"),
+        "method": ("its access method", "btree"),
+    },
+    "ConstraintSpec": {
+        "primary_key": ("a primary key on these columns", "[id]"),
+        "unique": ("a unique constraint on these columns", "[email]"),
+        "foreign_key": ("a foreign key from these columns (with `references`)", "[customer_id]"),
+        "references": ("the table a foreign key references", "customers"),
+        "referenced_columns": ("the referenced columns (default: its primary key)", "[id]"),
+        "on_delete": ("the foreign key's ON DELETE action", "cascade"),
+        "on_update": ("the foreign key's ON UPDATE action", "no action"),
+        "check": ("a CHECK constraint's expression, compared by meaning", "amount >= 0"),
+    },
+    "GrantSpec": {
+        "role": ("the role that holds the privilege", "reporting"),
+        "privilege": ("one privilege or a list", "[SELECT, INSERT]"),
+        "on": ("the table, view, materialized view or sequence", "invoices"),
+    },
+    "PolicySpec": {
+        "command": ("the command the policy applies to", "select"),
+        "permissive": ("permissive (`true`) or restrictive (`false`)", "true"),
+        "roles": ("the roles it applies to", "[app]"),
+        "using": ("its USING expression, compared by meaning",
+                  "tenant_id = current_setting('app.tenant')::int"),
+        "with_check": ("its WITH CHECK expression, compared by meaning", "tenant_id > 0"),
     },
     "Column": {
         "type": ("the column's type, as PostgreSQL or its aliases spell it", "timestamptz"),
         "not_null": ("whether it must be NOT NULL (`true`) or nullable (`false`)", "true"),
+        "default": ("its default expression, compared by meaning", "now()"),
     },
     "GateRule": {
         "match": ("a glob on the gate's test name", '"test_column[*]"'),
@@ -212,6 +254,20 @@ KEYS: dict[str, dict[str, tuple[str, str]]] = {
                         "{prod: [TASCADE_API_KEY]}"),
         "forbidden_on": ("values a variable must not have, by target",
                          '{prod: {AUTH_DISABLED: "1"}}'),
+        "source_on": ("where each target's environment is read (default: the runner's own)",
+                      "{prod: {command: [kubectl, exec, deploy/api, --, env]}}"),
+    },
+    "EnvSource": {
+        "runner": ("the environment of the process running the gates", "true"),
+        "host": ("the shell environment of the target's testinfra host", "true"),
+        "process": ("the environment of the host's process of this name", "router-api"),
+        "pidfile": ("the environment of the host's process whose pid this file holds",
+                    "/run/router-api.pid"),
+        "command": ("a command printing `NAME=value` lines",
+                    "[kubectl, exec, deploy/api, --, env]"),
+        "secret": ("a command printing a Kubernetes secret as JSON (its keys are the variables)",
+                   "[kubectl, get, secret, api-env, -o, json]"),
+        "timeout": ("how long the command may run", "30s"),
     },
     "Logs": {
         "command": ("a command whose output is the log, run in the spec's folder; `{target}` and "

@@ -8,6 +8,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationError
 
 from deploy_gates.spec.credentials import check_spec_literals
+from deploy_gates.spec.schema import (
+    ConstraintSpec,
+    GrantSpec,
+    Identifier,
+    IndexSpec,
+    PolicySpec,
+    names_to_mapping,
+)
 from deploy_gates.spec.sections import (
     EnvManifest,
     EnvName,
@@ -23,9 +31,6 @@ from deploy_gates.spec.sections import (
 from deploy_gates.spec.yamlsource import SpecError, load_with_lines, validation_message
 
 Provider = Literal["auto", "embedded", "local", "testcontainers", "dsn"]
-IDENTIFIER = r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?$"
-"""A name, or ``schema.name``, as the spec writes schema objects."""
-Identifier = Annotated[str, Field(min_length=1, pattern=IDENTIFIER)]
 
 
 class EphemeralTarget(Strict):
@@ -86,16 +91,28 @@ def _column_shorthand(value: Any) -> Any:
     return {"type": value} if isinstance(value, str) else value
 
 
+def _sql_text(value: Any) -> Any:
+    """A YAML scalar as the SQL it stands for: ``0`` -> ``"0"``, ``false`` -> ``"false"``."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value) if isinstance(value, int | float) else value
+
+
 class Column(Strict):
-    """An expected column: its type and nullability, when the spec cares."""
+    """An expected column: its type, nullability and default, when the spec cares."""
 
     type: str | None = None
     not_null: bool | None = None
+    default: Annotated[str, BeforeValidator(_sql_text)] | None = None
 
 
 ColumnSpec = Annotated[
     Column, BeforeValidator(_column_shorthand, json_schema_input_type=str | Column)
 ]
+
+
+IndexMap = Annotated[dict[Identifier, IndexSpec | None], BeforeValidator(names_to_mapping)]
+PolicyMap = Annotated[dict[Identifier, PolicySpec | None], BeforeValidator(names_to_mapping)]
 
 
 class Schema(Strict):
@@ -105,11 +122,17 @@ class Schema(Strict):
     columns: dict[Identifier, dict[Identifier, ColumnSpec | None]] = {}
     views: list[Identifier] = []
     empty_views: list[Identifier] = []
-    indexes: list[Identifier] = []
+    materialized_views: list[Identifier] = []
+    indexes: IndexMap = {}
     triggers: list[Annotated[str, Field(pattern=r"^[\w$.]+\.[\w$]+$")]] = []
     functions: list[Identifier] = []
     extensions: list[Annotated[str, Field(pattern=r"^[\w-]+$")]] = []
     enums: dict[Identifier, list[str]] = {}
+    sequences: list[Identifier] = []
+    constraints: dict[Identifier, dict[Identifier, ConstraintSpec | None]] = {}
+    grants: list[GrantSpec] = []
+    policies: dict[Identifier, PolicyMap] = {}
+    row_level_security: list[Identifier] = []
 
 
 class RunbookSource(Strict):
@@ -243,8 +266,9 @@ def _check_version_from(path: Path, spec: Runbook, lines: dict) -> None:
 
 
 def _check_env_targets(path: Path, spec: Runbook, lines: dict) -> None:
-    """``env.required_on`` and ``env.forbidden_on`` may only name targets of the spec."""
-    for key in ("required_on", "forbidden_on"):
+    """``env.required_on``, ``env.forbidden_on`` and ``env.source_on`` may only name targets of
+    the spec."""
+    for key in ("required_on", "forbidden_on", "source_on"):
         for name in getattr(spec.env, key) if spec.env else {}:
             if name not in spec.targets:
                 line = lines.get(("env", key, name), 1)

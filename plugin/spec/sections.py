@@ -246,12 +246,42 @@ class PromQuery(Strict):
     no_data: Literal["fail", "inconclusive"] = "fail"
 
 
+def _source_shorthand(value: Any) -> Any:
+    return {value: True} if value in ("runner", "host") else value
+
+
+class EnvSource(Strict):
+    """Where a target's environment is read: the runner (the default), the target's host (a
+    shell's environment, or a process's ``/proc/<pid>/environ`` found by name or pidfile), a
+    command printing ``NAME=value`` lines, or a command printing a Kubernetes secret as JSON."""
+
+    runner: bool = False
+    host: bool = False
+    process: Annotated[str, Field(min_length=1)] | None = None
+    pidfile: Annotated[str, Field(min_length=1)] | None = None
+    command: Annotated[list[str], Field(min_length=1)] | None = None
+    secret: Annotated[list[str], Field(min_length=1)] | None = None
+    timeout: Timeout = 30.0
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EnvSource:
+        given = [key for key in ENV_SOURCES if getattr(self, key) not in (None, False)]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(ENV_SOURCES)}")
+        return self
+
+
+ENV_SOURCES = ("runner", "host", "process", "pidfile", "command", "secret")
+
+
 class EnvManifest(Strict):
-    """Environment variables the deployment needs (values are never shown)."""
+    """Environment variables the deployment needs (values are never shown), read where
+    ``source_on`` says for each target: the runner's own environment unless it names another."""
 
     required: list[EnvName] = []
     required_on: dict[str, list[EnvName]] = {}
     forbidden_on: dict[str, dict[EnvName, str]] = {}
+    source_on: dict[str, Annotated[EnvSource, BeforeValidator(_source_shorthand)]] = {}
 
 
 class Logs(Strict):

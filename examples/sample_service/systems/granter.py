@@ -112,9 +112,11 @@ def mount(ctx: Context) -> list[Route]:
         if user is None or not password_matches(password, user["password_hash"]):
             raise HttpError(401, "invalid email or password")
         token = ctx.tokens.issue("granter", str(user["id"]))
-        return json_response(
+        answer = json_response(
             200, {"access_token": token, "token_type": "bearer", "expires_in": TOKEN_TTL_S}
         )
+        answer.headers["X-Session-Token"] = token
+        return answer
 
     def me(request: Request) -> Response:
         subject = ctx.tokens.subject("granter", request)

@@ -1,0 +1,61 @@
+"""SQL expressions and queries compared by meaning, not spelling: PostgreSQL's own parser (pglast)
+reads both sides and writes them back in one canonical spelling."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+EXPRESSION_PREFIX = "SELECT "
+
+
+def same_sql(a: str | None, b: str | None, *, loose: bool = False) -> bool:
+    """Whether two expressions (or queries) mean the same.
+
+    Parentheses, blanks and keyword case never count. ``loose`` also ignores casts of constants
+    and reads ``x IN (...)`` as ``x = ANY (ARRAY[...])``, as the server stores it: for what a
+    person wrote in the spec (``state = 'open'``) against what the server deparses
+    (``(state = 'open'::text)``).
+    """
+    if a is None or b is None:
+        return a is b
+    return a == b or canonical(a, loose) == canonical(b, loose)
+
+
+@lru_cache(maxsize=4096)
+def canonical(text: str, loose: bool = False) -> str:
+    """``text`` in one spelling; blanks collapsed when the parser cannot read it."""
+    from pglast import parse_sql
+    from pglast.parser import ParseError
+    from pglast.stream import RawStream
+
+    body = text.strip().rstrip(";")
+    for source, prefix in ((EXPRESSION_PREFIX + body, EXPRESSION_PREFIX), (body, "")):
+        try:
+            tree = parse_sql(source)
+        except ParseError:
+            continue
+        if loose:
+            _loosen(tree)
+        return RawStream()(tree).removeprefix(prefix)
+    return re.sub(r"\s+", " ", body)
+
+
+def _loosen(tree: object) -> None:
+    """Drop casts of constants and spell ``IN`` lists as ``ANY``/``ALL`` arrays, in place."""
+    from pglast import ast, enums
+    from pglast.visitors import Visitor
+
+    class Loosen(Visitor):
+        def visit_TypeCast(self, ancestors: object, node: ast.TypeCast) -> object:
+            return node.arg if isinstance(node.arg, ast.A_Const) else None
+
+        def visit_A_Expr(self, ancestors: object, node: ast.A_Expr) -> object:
+            if node.kind != enums.A_Expr_Kind.AEXPR_IN:
+                return None
+            equal = node.name[0].sval == "="
+            kind = enums.A_Expr_Kind.AEXPR_OP_ANY if equal else enums.A_Expr_Kind.AEXPR_OP_ALL
+            array = ast.A_ArrayExpr(elements=node.rexpr)
+            return ast.A_Expr(kind=kind, name=node.name, lexpr=node.lexpr, rexpr=array)
+
+    Loosen()(tree)
