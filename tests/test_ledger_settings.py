@@ -76,7 +76,8 @@ def test_migrate_cli_and_ledger_gates_agree_on_the_table(
     assert query(dsn, f"SELECT count(filename) FROM {ledger_sql}") == [(8,)]
     assert query(dsn, "SELECT count(*) FROM pg_class WHERE relname LIKE '%.%'") == [(0,)]
     assert ledger_gates(pytester, spec, tmp_path / "out") == {
-        NEWEST: "passed", "test_nothing_pending": "passed", "test_nothing_failed": "passed"
+        NEWEST: "passed", "test_nothing_pending": "passed", "test_nothing_failed": "passed",
+        "test_ledger_checksums": "passed",
     }
 
 
@@ -125,7 +126,8 @@ def test_ledger_without_the_configured_version_column_fails_the_gates_in_one_lin
     problem = ("expected ledger table public.schema_migrations with version column filename; "
                "found: no column filename")
     assert ledger_gates(pytester, spec, tmp_path / "out") == {
-        NEWEST: problem, "test_nothing_pending": problem, "test_nothing_failed": problem
+        NEWEST: problem, "test_nothing_pending": problem, "test_nothing_failed": problem,
+        "test_ledger_checksums": problem,
     }
 
 

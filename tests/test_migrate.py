@@ -416,7 +416,7 @@ def test_cli_status_exits_non_zero_on_drift(fresh_dsn: str, tmp_path: Path) -> N
     assert shown.returncode == 1
     assert shown.stdout.splitlines()[1].split()[:2] == ["0001_a.sql", "drifted"]
     assert shown.stderr == (
-        "migrate: checksum drift: 0001_a.sql changed since it was applied; restore the applied "
+        "deploy-gates migrate: checksum drift: 0001_a.sql changed since it was applied; restore the applied "
         "content and put changes in a new migration\n")
 
 

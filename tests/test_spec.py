@@ -34,6 +34,14 @@ def test_column_shorthand_is_a_type(tmp_path: Path) -> None:
     assert (columns["a"].type, columns["b"].not_null, columns["c"]) == ("integer", True, None)
 
 
+def test_on_off_yes_and_no_are_words_as_in_yaml_1_2(tmp_path: Path) -> None:
+    spec = load_runbook(write(tmp_path, HEAD + "targets: {}\nschema:\n  grants:\n"
+                              "    - {role: reporting, privilege: SELECT, on: invoices}\n"
+                              "  enums: {switch: [on, off, yes, no]}\n"))
+    assert spec.expected.grants[0].on == "invoices"
+    assert spec.expected.enums["switch"] == ["on", "off", "yes", "no"]
+
+
 @pytest.mark.parametrize(
     ("text", "error"),
     [

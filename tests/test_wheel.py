@@ -45,10 +45,11 @@ def run(*args: str | Path, cwd: Path, timeout: float = 300, **env: str,
 
 
 def _left_out(folder: str, names: list[str]) -> set[str]:
-    """What a source copy leaves out: venvs, caches, build output, the runs' reports."""
+    """What a source copy leaves out: venvs, caches, build output, the runs' reports (the report
+    folder keeps its code and resources)."""
     left = {n for n in names if n in LEFT_OUT or n.endswith(".egg-info")}
     if Path(folder).name == "reports":
-        left |= {n for n in names if not n.endswith(".py")}
+        left |= {n for n in names if not n.endswith(".py") and n != "resources"}
     return left | ({"venv"} if Path(folder).name == ".ci" else set())
 
 

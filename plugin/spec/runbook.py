@@ -111,8 +111,20 @@ ColumnSpec = Annotated[
 ]
 
 
-IndexMap = Annotated[dict[Identifier, IndexSpec | None], BeforeValidator(names_to_mapping)]
-PolicyMap = Annotated[dict[Identifier, PolicySpec | None], BeforeValidator(names_to_mapping)]
+IndexMap = Annotated[
+    dict[Identifier, IndexSpec | None],
+    BeforeValidator(
+        names_to_mapping,
+        json_schema_input_type=list[Identifier] | dict[Identifier, IndexSpec | None],
+    ),
+]
+PolicyMap = Annotated[
+    dict[Identifier, PolicySpec | None],
+    BeforeValidator(
+        names_to_mapping,
+        json_schema_input_type=list[Identifier] | dict[Identifier, PolicySpec | None],
+    ),
+]
 
 
 class Schema(Strict):

@@ -7,6 +7,7 @@ an alias bomb, absurd nesting or a huge document is refused at once, in one line
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +18,21 @@ import yaml
 from pydantic import ValidationError
 
 KeyPath = tuple[str | int, ...]
-LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Booleans as YAML 1.2 spells them (``true``/``false``): ``on``, ``off``, ``yes`` and ``no``
+    stay words, so that a key such as ``on:`` (a grant's object) is not read as ``true``."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in _Loader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+LOADER = _Loader
 """libyaml's parser when PyYAML was built with it: the same documents, several times faster."""
 MAX_BYTES = 1 << 20
 """The largest spec or waivers file read (1 MiB)."""
