@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from deploy_gates.spec.rehearsal import RehearsalSpec
 from deploy_gates.spec.sections import (
     EnvManifest,
     EnvName,
@@ -148,6 +149,7 @@ class Runbook(Strict):
     logs: Logs | None = None
     tools: dict[str, Annotated[str, Field(pattern=r"^(>=|==|>)?\s*\d+(\.\d+)*$")]] = {}
     grafana: Grafana | None = None
+    rehearsal: RehearsalSpec = RehearsalSpec()
 
     def secret_env_names(self) -> set[str]:
         """Environment variables whose values must never reach an output."""
@@ -192,6 +194,7 @@ def load_runbook(path: Path) -> Runbook:
                 )
             }
         )
+    spec = _resolve_seeds(path, spec, lines)
     if spec.migrations is None:
         return spec
     base = path.parent
@@ -203,6 +206,20 @@ def load_runbook(path: Path) -> Runbook:
     )
     _check_paths(path, migrations, lines)
     return spec.model_copy(update={"migrations": migrations})
+
+
+def _resolve_seeds(path: Path, spec: Runbook, lines: dict) -> Runbook:
+    """Seed files of ``rehearsal.data`` are relative to the spec and must exist."""
+    data = spec.rehearsal.data
+    seeds = [path.parent / seed for seed in data.seed]
+    for index, seed in enumerate(seeds):
+        if not seed.is_file():
+            line = lines.get(("rehearsal", "data", "seed", index), 1)
+            raise SpecError(
+                f"{path}:{line}: rehearsal.data.seed.{index}: file {seed} does not exist"
+            )
+    rehearsal = spec.rehearsal.model_copy(update={"data": data.model_copy(update={"seed": seeds})})
+    return spec.model_copy(update={"rehearsal": rehearsal})
 
 
 def _check_version_from(path: Path, spec: Runbook, lines: dict) -> None:
