@@ -60,6 +60,7 @@ class Rehearsal:
     broken: str | None = None
     batch_broken: str | None = None
     states: dict[str, State] = field(default_factory=dict)
+    readers: dict[str, psycopg.Connection] = field(default_factory=dict)
     data: DataReport = field(default_factory=DataReport)
     probe: LockProbe | None = None
     stairs: Stairs | None = None
@@ -171,15 +172,30 @@ class Rehearsal:
 
     def state(self, phase: str, dsn: str | None = None, *, rows: bool = True) -> State:
         """The schema after ``phase`` with its fingerprint and (with ``rows``) what the
-        baseline's tables hold, read once per phase on one connection."""
+        baseline's tables hold, read once per phase."""
         known = self.states.get(phase)
         if known is None or (rows and known.contents is None):
-            with psycopg.connect(dsn or self.dsn, autocommit=True, connect_timeout=10) as conn:
-                catalog = known.catalog if known else snapshot(conn, self.runbook)
-                contents = read_contents(conn, self.data.tables, catalog) if rows else None
+            conn = self.reader(dsn or self.dsn)
+            catalog = known.catalog if known else snapshot(conn, self.runbook)
+            contents = read_contents(conn, self.data.tables, catalog) if rows else None
             known = State(catalog, catalog.fingerprint(self.ignored_tables), contents)
             self.states[phase] = known
         return known
+
+
+    def reader(self, dsn: str) -> psycopg.Connection:
+        """The connection the rehearsal reads ``dsn`` with, kept for the next reading (a new
+        backend would rebuild its catalog caches after every migration)."""
+        conn = self.readers.get(dsn)
+        if conn is None or conn.closed:
+            conn = self.readers[dsn] = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+        return conn
+
+    def close(self) -> None:
+        """Close the reading connections."""
+        for conn in self.readers.values():
+            conn.close()
+        self.readers.clear()
 
 
 def _cause(exc: BaseException | None, kind: type[E]) -> E | None:

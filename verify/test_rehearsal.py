@@ -69,10 +69,12 @@ def rehearsal(
     if runbook.migrations is None:
         pytest.skip("the runbook spec has no migrations to rehearse")
     dsn = ephemeral_server.create_database("rehearsal")
-    yield Rehearsal.plan(
+    rehearsal = Rehearsal.plan(
         dsn, runbook, deploy_settings.report_dir, file_label(request.config, target.name),
         redactor, rehearsal_mode(request.config, runbook),
     )
+    yield rehearsal
+    rehearsal.close()
 
 
 @pytest.mark.order(1)
@@ -143,6 +145,7 @@ def test_baseline_data(
     )
     if rehearsal.mode == "batch":
         return
+    rehearsal.close()  # nobody may be connected to the database the copy is made of
     stairs_dsn = rehearsal.step(
         "copy for the stairs",
         lambda: ephemeral_server.create_database("stairs", copy_of=rehearsal.dsn)
