@@ -161,6 +161,7 @@ def test_lock_probe_measures_locks_rows_and_rewrites(fresh_dsn: str, tmp_path: P
         "004_index.sql": "-- deploy-gates: no-transaction\n"
                          "CREATE INDEX CONCURRENTLY jobs_state ON jobs (state);\n"
                          "CREATE INDEX jobs_tries ON jobs (tries);\n",
+        "005_note.sql": "ALTER TABLE jobs ADD COLUMN note text;\n",
     })
     files = discover(migrations)
     up(fresh_dsn, files, through="001_base.sql")
@@ -180,3 +181,6 @@ def test_lock_probe_measures_locks_rows_and_rewrites(fresh_dsn: str, tmp_path: P
     assert [(s.line, s.mode, s.flagged) for s in index] == [
         (2, "SHARE UPDATE EXCLUSIVE", False), (3, "SHARE", True)]
     assert index[1].safer.startswith("CREATE INDEX CONCURRENTLY")
+    (note,) = probe.seen("005_note.sql", catalog_only="flag")
+    assert note.flagged and note.problem().endswith("ms at 200 rows (no rows processed while held)")
+    assert not probe.seen("005_note.sql", catalog_only="pass")[0].flagged

@@ -182,6 +182,14 @@ def test_spec_makes_lock_gates_blockers_and_a_waiver_accepts_one(
     assert outcomes["test_locks[0009_task_title_index.sql]"]["outcome"] == "waived"
     rank = outcomes["test_locks[0010_task_rank.sql]"]
     assert (rank["outcome"], rank["severity"]) == ("failed", "blocker")
+    catalog_only = outcomes["test_locks[0006_metrics_incremental_jobs.sql]"]  # by default flagged too
+    assert catalog_only["outcome"] == "failed"
+    assert catalog_only["message"].startswith(
+        "expected no lock that blocks reads or writes on a baseline table; found "
+        "0006_metrics_incremental_jobs.sql:8 CREATE TABLE metrics_state_transition_counter ( "
+        "project_id uuid NOT NULL REFERENCES projects (id) ON DELETE CASCADE,")
+    assert "SHARE ROW EXCLUSIVE lock on public.projects (blocks writes), held " in catalog_only["message"]
+    assert catalog_only["message"].endswith("ms at 300 rows (no rows processed while held)")
     assert not [name for name in outcomes if name.startswith("test_squawk")]
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 

@@ -35,7 +35,7 @@ def test_rehearsal_section_defaults_and_seed_paths(tmp_path: Path) -> None:
     spec = load_runbook(write(tmp_path, HEAD + "targets: {}\nrehearsal:\n  mode: stairs\n"
                               "  data: {rows: 0, seed: [seed/rows.sql]}\n"))
     assert spec.rehearsal.data.seed == [tmp_path / "seed" / "rows.sql"]
-    assert spec.rehearsal.squawk.enabled and spec.rehearsal.locks.catalog_only == "pass"
+    assert spec.rehearsal.squawk.enabled and spec.rehearsal.locks.catalog_only == "flag"
 
 
 def test_column_shorthand_is_a_type(tmp_path: Path) -> None:

@@ -132,9 +132,12 @@ class LockSeen:
                f"{self.held_ms:.1f} ms" + (" (table rewritten)" if self.rewrite else "")
         if self.blocks is None:
             return text + " (blocks neither reads nor writes)"
-        if self.flagged:
+        catalog_only = "no rows of a baseline table were processed while it was held"
+        if self.flagged and (self.rewrite or self.rows_while_held != 0):
             return text + f"; flagged: blocks {self.blocks}"
-        return text + "; not flagged: no rows of a baseline table were processed while it was held"
+        if self.flagged:
+            return text + f"; flagged: blocks {self.blocks} (catalog-only: {catalog_only})"
+        return text + f"; not flagged: {catalog_only}"
 
     def as_json(self) -> dict:
         return {"table": self.table, "mode": self.mode, "line": self.line,
@@ -174,8 +177,8 @@ class LockProbe:
 
     def seen(self, name: str, *, catalog_only: str) -> list[LockSeen]:
         """Every lock migration ``name`` took on a baseline table (the strongest mode a statement
-        took on each table); blocking ones are flagged when rows were processed while they were held
-        (or the table was rewritten), or always with ``catalog_only == "flag"``."""
+        took on each table). Rewrites are flagged, and blocking locks held while rows of a
+        baseline table were read or written; catalog-only ones when ``catalog_only`` is flag."""
         run = self.runs[name]
         found = []
         for index, st in enumerate(run.statements):

@@ -29,9 +29,9 @@ class Locks(Strict):
     """How the measured locks of each release migration weigh."""
 
     severity: Severity = "advisory"
-    catalog_only: Literal["pass", "flag"] = "pass"
-    """A blocking lock held while no rows of a baseline table were processed: ``pass`` lists it
-    in the evidence only, ``flag`` fails the gate as well."""
+    catalog_only: Literal["pass", "flag"] = "flag"
+    """A blocking lock held while no rows of a baseline table were read or written: ``flag``
+    fails the gate like any blocking lock, ``pass`` lists it in the evidence only."""
 
 
 class Squawk(Strict):
