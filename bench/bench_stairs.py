@@ -48,12 +48,12 @@ INSERT INTO gate_candidate_link (gate_task_id, candidate_task_id)
 
 
 def spec_copy(folder: Path, name: str, rehearsal: dict) -> Path:
-    """A copy of the example with its spec's ``rehearsal:`` section replaced."""
+    """A copy of the example with keys of its spec's ``rehearsal:`` section replaced."""
     release = folder / name
     shutil.copytree(EXAMPLE, release)
     spec_path = release / "runbook.yaml"
     spec = yaml.safe_load(spec_path.read_text())
-    spec["rehearsal"] = rehearsal
+    spec["rehearsal"] = {**spec["rehearsal"], **rehearsal}
     spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return spec_path
 
@@ -137,8 +137,7 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as name:
             folder = Path(name)
-            stairs = spec_copy(folder, "stairs", {"mode": "both", "data": {"rows": ROWS},
-                                                  **_squawk_rules()})
+            stairs = spec_copy(folder, "stairs", {"mode": "both", "data": {"rows": ROWS}})
             batch = spec_copy(folder, "batch", {"mode": "batch", "data": {"rows": 0},
                                                 "squawk": {"enabled": False}})
             seed = folder / "seed.sql"
@@ -162,12 +161,6 @@ def main() -> None:
         server.stop()
     load_after = os.getloadavg()
     report(times, gates, fills, ready + stopped, args.runs, load_before, load_after)
-
-
-def _squawk_rules() -> dict:
-    """The example's own squawk rules, so that A runs what the example's spec runs."""
-    spec = yaml.safe_load((EXAMPLE / "runbook.yaml").read_text())
-    return {"squawk": spec["rehearsal"]["squawk"]}
 
 
 def _breakdown(gates: dict[str, list[float]]) -> None:
