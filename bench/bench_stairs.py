@@ -181,7 +181,7 @@ def report(times: dict[str, list[float]], gates: dict[str, dict[str, list[float]
     print(f"A stairs + data, {ROWS} rows/table, pytest --target=rehearsal : {a:5.2f} s "
           f"(whole process, embedded server; median of {runs})")
     _breakdown(gates["A"])
-    print(f"B batch only, no data (today's rehearsal)             : {b:5.2f} s; "
+    print(f"B batch only, no data (the rehearsal before the stairs): {b:5.2f} s; "
           f"A / B {a / b:4.2f}x")
     _breakdown(gates["B"])
     for side in [s for s in times if s.startswith("C ")]:
