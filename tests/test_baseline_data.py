@@ -14,7 +14,12 @@ from deploy_gates.verify.catalog import read_catalog
 from deploy_gates.verify.datagen import fill, read_tables
 from deploy_gates.verify.locks import LockProbe
 from deploy_gates.verify.seed import load_seed
-from deploy_gates.verify.tabledata import content_changes, quote_table, read_contents
+from deploy_gates.verify.tabledata import (
+    content_changes,
+    present_in,
+    quote_table,
+    read_contents,
+)
 
 from tests.dbtools import query, write
 
@@ -135,20 +140,20 @@ def test_content_changes_name_the_table_and_what_changed(fresh_dsn: str) -> None
                      "INSERT INTO a SELECT g, 'n' || g, g FROM generate_series(1, 20) g;"
                      "INSERT INTO b SELECT generate_series(1, 5)")
         tables = {"public.a": ["id", "note", "size"], "public.b": ["id"]}
-        before = read_contents(conn, tables, read_catalog(conn))
+        before = read_contents(conn, tables, present_in(read_catalog(conn), tables))
         conn.execute("UPDATE a SET size = size + 1 WHERE id = 3; DELETE FROM b WHERE id > 3")
-        after = read_contents(conn, tables, read_catalog(conn))
+        after = read_contents(conn, tables, present_in(read_catalog(conn), tables))
         assert content_changes(before, after) == [
             "public.a: values of column size changed (20 rows before and after)",
             "public.b: 5 rows before, 3 after",
         ]
         conn.execute("UPDATE a SET size = size - 1 WHERE id = 3; ALTER TABLE a DROP COLUMN note;"
                      "DROP TABLE b")
-        gone = read_contents(conn, tables, read_catalog(conn))
+        gone = read_contents(conn, tables, present_in(read_catalog(conn), tables))
         assert content_changes(before, gone) == [
             "public.a: column note is gone", "public.b: the table is gone (5 rows before)"]
         conn.execute("ALTER TABLE a ADD COLUMN note text; UPDATE a SET note = 'n' || id")
-        assert content_changes(before, read_contents(conn, tables, read_catalog(conn))) == [
+        assert content_changes(before, read_contents(conn, tables, present_in(read_catalog(conn), tables))) == [
             "public.b: the table is gone (5 rows before)"]
 
 

@@ -80,6 +80,7 @@ DATA_LOSING_DOWNS = {
         "ALTER TABLE tasks DROP COLUMN gate_note;\nALTER TABLE tasks DROP COLUMN gate_type;\n"
         "ALTER TABLE tasks ADD COLUMN gate_type text;\n",
         "public.tasks: values of column gate_type changed (300 rows before and after)",
+        "line 2 ALTER TABLE tasks DROP COLUMN gate_type",
     ),
     "table re-created": (
         "ALTER TABLE gate_candidate_link ADD COLUMN note text;\n",
@@ -90,6 +91,7 @@ DATA_LOSING_DOWNS = {
         "    created_at timestamptz NOT NULL DEFAULT now(),\n"
         "    PRIMARY KEY (gate_task_id, candidate_task_id)\n);\n",
         "public.gate_candidate_link: 300 rows before, 0 after",
+        "line 1 DROP TABLE gate_candidate_link",
     ),
 }
 
@@ -98,7 +100,7 @@ DATA_LOSING_DOWNS = {
 def test_down_script_that_loses_baseline_data_is_named(
     pytester: pytest.Pytester, release: Path, case: str
 ) -> None:
-    up, down, change = DATA_LOSING_DOWNS[case]
+    up, down, change, statement = DATA_LOSING_DOWNS[case]
     add_migration(release, "0009_gate_notes.sql", up, down)
     result = gates(pytester, release, "--target=rehearsal", "-m", "rehearsal")
     outcomes = summary(release)
@@ -112,7 +114,7 @@ def test_down_script_that_loses_baseline_data_is_named(
     assert stair["outcome"] == "failed"
     assert stair["message"] == (
         "expected the down script of 0009_gate_notes.sql to leave the rows it found; "
-        f"found {change}")
+        f"found {change}, first changed by its {statement}")
     assert outcomes["test_stair[0008_metrics_alerts.sql:down]"]["outcome"] == "passed"
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 

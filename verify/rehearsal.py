@@ -22,7 +22,7 @@ from deploy_gates.verify.outcome import fail_gate
 from deploy_gates.verify.release import split_at_baseline
 from deploy_gates.verify.saferforms import tables_named
 from deploy_gates.verify.stairs import STEPS, Stairs, State
-from deploy_gates.verify.tabledata import read_contents
+from deploy_gates.verify.tabledata import present_in, read_contents
 
 T = TypeVar("T")
 E = TypeVar("E", bound=BaseException)
@@ -177,7 +177,8 @@ class Rehearsal:
         if known is None or (rows and known.contents is None):
             conn = self.reader(dsn or self.dsn)
             catalog = known.catalog if known else snapshot(conn, self.runbook)
-            contents = read_contents(conn, self.data.tables, catalog) if rows else None
+            present = present_in(catalog, self.data.tables)
+            contents = read_contents(conn, self.data.tables, present) if rows else None
             known = State(catalog, catalog.fingerprint(self.ignored_tables), contents)
             self.states[phase] = known
         return known

@@ -8,12 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 from deploy_gates.migrate import MigrationError, MigrationFile, MigrationLog, up
 from deploy_gates.migrate.execute import Watcher
 from deploy_gates.rollback import down
 from deploy_gates.verify.catalog import Catalog, diff
 from deploy_gates.verify.expectations import Expected
-from deploy_gates.verify.tabledata import TableContent, content_changes
+from deploy_gates.verify.locks import one_line
+from deploy_gates.verify.tabledata import ContentWatch, TableContent, table_changes
 
 STEPS = ("up", "down", "reapply")
 
@@ -41,6 +43,7 @@ class Stairs:
     down_dir: Path | None
     ledger_table: str
     log: MigrationLog
+    tables: dict[str, list[str]]
     read: Reader
     start: State
     expected: list[Expected]
@@ -93,11 +96,24 @@ class Stairs:
         before = self.before[name]
         if self.down_dir is None:
             raise MigrationError("the runbook spec names no migrations.down_dir")
+        watches: list[ContentWatch] = []
+
+        def watcher(conn: psycopg.Connection, _: MigrationFile) -> ContentWatch:
+            watches.append(ContentWatch(conn, self.tables, before.contents or {}))
+            return watches[-1]
+
         down(self.dsn, self.files, self.down_dir, to=self._previous(name),
-             ledger_table=self.ledger_table, log=self.log)
+             ledger_table=self.ledger_table, log=self.log, watcher=watcher)
         after = self.read(f"stairs {name} down", True)
         schema = diff(before.fingerprint, after.fingerprint)
-        rows = content_changes(before.contents or {}, after.contents or {})
+        first = watches[0].first if watches else {}
+        rows = [
+            f"{table}: {change}" + (
+                f", first changed by its line {first[table].line} {one_line(first[table].text)}"
+                if table in first else ""
+            )
+            for table, change in table_changes(before.contents or {}, after.contents or {}).items()
+        ]
         self.data_preserved[name] = not rows
         problems = []
         if schema:

@@ -3,12 +3,20 @@ column, read in one statement, and the readable difference between two readings.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
+from deploy_gates.migrate import Statement
 from deploy_gates.verify.catalog import Catalog
 
 NULL_TEXT = "<null>"
+PRESENT = """SELECT n.nspname || '.' || c.relname, a.attname
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p')
+  AND n.nspname || '.' || c.relname = ANY (%s)"""
 
 
 @dataclass(frozen=True)
@@ -41,16 +49,34 @@ def _hash(value: str) -> str:
     return f"('x' || substr(md5({value}), 1, 15))::bit(60)::bigint"
 
 
+def present_in(catalog: Catalog, tables: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The columns of ``tables`` (``schema.table -> columns``) that ``catalog`` still has, for
+    the tables it still has."""
+    return {
+        t: [c for c in columns if f"{t}.{c}" in catalog.columns]
+        for t, columns in tables.items()
+        if catalog.relations.get(t) == "table"
+    }
+
+
+def present_now(conn: psycopg.Connection, tables: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The same, read from ``conn`` (inside a transaction, as it sees it)."""
+    rows = conn.execute(PRESENT, (list(tables),)).fetchall()
+    found: dict[str, set[str]] = {}
+    for table, column in rows:
+        found.setdefault(table, set()).add(column)
+    return {t: [c for c in tables[t] if c in found[t]] for t in tables if t in found}
+
+
 def read_contents(
-    conn: psycopg.Connection, tables: dict[str, list[str]], catalog: Catalog
+    conn: psycopg.Connection, tables: dict[str, list[str]], present: dict[str, list[str]]
 ) -> dict[str, TableContent | None]:
-    """The content of each table (``schema.table -> columns``) over the columns it still has;
-    None for a table ``catalog`` no longer has."""
+    """The content of each of ``tables`` over its ``present`` columns (see ``present_in`` and
+    ``present_now``); None for a table that is not present."""
     parts = []
-    present = [t for t in tables if catalog.relations.get(t) == "table"]
-    kept = {t: [c for c in tables[t] if f"{t}.{c}" in catalog.columns] for t in present}
-    for index, table in enumerate(present):
-        columns = kept[table]
+    kept = list(present)
+    for index, table in enumerate(kept):
+        columns = present[table]
         row = f"ROW({', '.join(quote_ident(c) for c in columns)})::text" if columns else "''"
         values = [f"coalesce({quote_ident(c)}::text, {quote_literal(NULL_TEXT)})" for c in columns]
         sums = ", ".join(f"coalesce(sum({_hash(value)}), 0)::text" for value in values)
@@ -61,8 +87,8 @@ def read_contents(
     found: dict[str, TableContent | None] = dict.fromkeys(tables)
     if parts:
         for index, rows, digest, sums in conn.execute(" UNION ALL ".join(parts)).fetchall():
-            table = present[index]
-            found[table] = TableContent(rows, digest, dict(zip(kept[table], sums, strict=True)))
+            table = kept[index]
+            found[table] = TableContent(rows, digest, dict(zip(present[table], sums, strict=True)))
     return found
 
 
@@ -71,18 +97,52 @@ def content_changes(
 ) -> list[str]:
     """What changed in each table between two readings, e.g. ``public.tasks: 300 rows before,
     0 after``; empty when every table holds what it held."""
-    changes = []
+    return [f"{table}: {change}" for table, change in table_changes(before, after).items()]
+
+
+def table_changes(
+    before: dict[str, TableContent | None], after: dict[str, TableContent | None]
+) -> dict[str, str]:
+    """What changed, per table that changed."""
+    changes = {}
     for table, old in before.items():
         new = after.get(table)
         if old is None or old == new:
             continue
         if new is None:
-            changes.append(f"{table}: the table is gone ({old.rows} rows before)")
+            changes[table] = f"the table is gone ({old.rows} rows before)"
         elif new.rows != old.rows:
-            changes.append(f"{table}: {old.rows} rows before, {new.rows} after")
+            changes[table] = f"{old.rows} rows before, {new.rows} after"
         else:
-            changes.append(f"{table}: {_column_changes(old, new)}")
+            changes[table] = _column_changes(old, new)
     return changes
+
+
+class ContentWatch:
+    """Watches a script (a migrate ``FileWatch``): reads the tables after each statement,
+    inside the script's transaction, and keeps the first statement after which each table no
+    longer holds what ``before`` says."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        tables: dict[str, list[str]],
+        before: dict[str, TableContent | None],
+    ) -> None:
+        self.conn, self.tables, self.before = conn, tables, before
+        self.first: dict[str, Statement] = {}
+
+    @contextmanager
+    def statement(self, statement: Statement) -> Iterator[None]:
+        yield
+        if len(self.first) == len(self.tables):
+            return
+        now = read_contents(self.conn, self.tables, present_now(self.conn, self.tables))
+        for table in table_changes(self.before, now):
+            self.first.setdefault(table, statement)
+
+    def done(self) -> None:
+        """Nothing to do after the commit."""
 
 
 def _column_changes(old: TableContent, new: TableContent) -> str:

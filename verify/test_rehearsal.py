@@ -154,7 +154,7 @@ def test_baseline_data(
     migrations = rehearsal.runbook.migrations
     rehearsal.stairs = Stairs(
         stairs_dsn, rehearsal.baseline_files + rehearsal.release_files, rehearsal.release_files,
-        migrations.down_dir, migrations.ledger.table, rehearsal.log("stairs"),
+        migrations.down_dir, migrations.ledger.table, rehearsal.log("stairs"), data.tables,
         lambda phase, rows: rehearsal.state(phase, stairs_dsn, rows=rows), start,
         release_expectations(rehearsal.runbook),
         watcher=None if rehearsal.batch else rehearsal.probe,
