@@ -11,7 +11,7 @@ import psycopg
 from deploy_gates.migrate.checks import select_pending
 from deploy_gates.migrate.db import session
 from deploy_gates.migrate.errors import MigrationError
-from deploy_gates.migrate.execute import StatementError, elapsed_ms, run_statements
+from deploy_gates.migrate.execute import StatementError, Watcher, elapsed_ms, run_statements
 from deploy_gates.migrate.files import MigrationFile
 from deploy_gates.migrate.ledger import (
     DEFAULT_SETTINGS,
@@ -58,24 +58,29 @@ def plan(
     )
 
 
-def _apply(conn: psycopg.Connection, table: LedgerTable, file: MigrationFile) -> int:
+def _apply(
+    conn: psycopg.Connection, table: LedgerTable, file: MigrationFile, watcher: Watcher | None
+) -> int:
     """Run ``file`` and record it; return its execution time in ms."""
     statements = file.statements()
+    watch = watcher(conn, file) if watcher else None
     start = time.monotonic()
     if file.transactional:
         try:
             with conn.transaction():
-                run_statements(conn, file.name, statements)
+                run_statements(conn, file.name, statements, watch)
                 elapsed = elapsed_ms(start)
                 record(conn, table, file, success=True, execution_ms=elapsed)
         except StatementError as exc:
             raise MigrationError(
                 f"{exc}; nothing from this file was applied, ledger unchanged"
             ) from exc
+        if watch:
+            watch.done()
         return elapsed
     record(conn, table, file, success=False, execution_ms=None)
     try:
-        run_statements(conn, file.name, statements)
+        run_statements(conn, file.name, statements, watch)
     except StatementError as exc:
         before = (
             f"the {exc.index} statement(s) before it stay applied"
@@ -87,6 +92,8 @@ def _apply(conn: psycopg.Connection, table: LedgerTable, file: MigrationFile) ->
             "database, then delete that ledger row to retry"
         ) from exc
     elapsed = elapsed_ms(start)
+    if watch:
+        watch.done()
     mark_succeeded(conn, table, file.name, elapsed)
     return elapsed
 
@@ -101,8 +108,12 @@ def up(
     lock_timeout_s: float = 60,
     log: MigrationLog | None = None,
     echo: Callable[[str], None] | None = None,
+    watcher: Watcher | None = None,
 ) -> list[AppliedMigration]:
-    """Apply pending files in order (up to and including ``through``); return what was applied."""
+    """Apply pending files in order (up to and including ``through``); return what was applied.
+
+    ``watcher`` makes a watch of each file, told of each statement as it runs (see FileWatch).
+    """
     report = Reporter(log, echo)
     report.record(f"run start: up on {redact_dsn(dsn)} from {_directory_of(files)}")
     applied: list[AppliedMigration] = []
@@ -120,7 +131,7 @@ def up(
                 )
                 for file in pending:
                     try:
-                        elapsed = _apply(conn, table, file)
+                        elapsed = _apply(conn, table, file, watcher)
                     except MigrationError:
                         report.progress(str(FileEvent("applying", file.name, False)))
                         raise

@@ -3,19 +3,38 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import Protocol
 
 import psycopg
 
 from deploy_gates.migrate.errors import MigrationError
+from deploy_gates.migrate.files import MigrationFile
 from deploy_gates.migrate.statements import Statement
 
 
 class StatementError(MigrationError):
     """A statement failed; the message is ``script:line: message (SQLSTATE x)``."""
 
-    def __init__(self, message: str, index: int) -> None:
+    def __init__(self, message: str, index: int, statement: Statement) -> None:
         super().__init__(message)
         self.index = index
+        self.statement = statement
+
+
+class FileWatch(Protocol):
+    """Watches one migration file while it runs (the rehearsal measures locks and timings)."""
+
+    def statement(self, statement: Statement) -> AbstractContextManager[object]:
+        """Entered before ``statement`` runs, left after it ran (inside its transaction)."""
+
+    def done(self) -> None:
+        """The file's work is committed."""
+
+
+Watcher = Callable[[psycopg.Connection, MigrationFile], FileWatch]
+"""Makes the watch of a file before it starts, on the connection that will run it."""
 
 
 def describe(exc: psycopg.Error) -> str:
@@ -30,12 +49,18 @@ def elapsed_ms(start: float) -> int:
     return round((time.monotonic() - start) * 1000)
 
 
-def run_statements(conn: psycopg.Connection, script: str, statements: list[Statement]) -> None:
+def run_statements(
+    conn: psycopg.Connection,
+    script: str,
+    statements: list[Statement],
+    watch: FileWatch | None = None,
+) -> None:
     """Execute ``statements`` in order; raise StatementError naming ``script`` and the line."""
     for index, statement in enumerate(statements):
         try:
-            conn.execute(statement.text)  # type: ignore[arg-type]  # script text, no parameters
+            with watch.statement(statement) if watch else nullcontext():
+                conn.execute(statement.text)  # type: ignore[arg-type]  # script text, no parameters
         except psycopg.Error as exc:
             position = exc.diag.statement_position
             line = statement.line_at(int(position)) if position else statement.line
-            raise StatementError(f"{script}:{line}: {describe(exc)}", index) from exc
+            raise StatementError(f"{script}:{line}: {describe(exc)}", index, statement) from exc

@@ -13,7 +13,13 @@ import psycopg
 from deploy_gates.migrate.checks import check_consistency
 from deploy_gates.migrate.db import session
 from deploy_gates.migrate.errors import MigrationError
-from deploy_gates.migrate.execute import StatementError, elapsed_ms, run_statements
+from deploy_gates.migrate.execute import (
+    FileWatch,
+    StatementError,
+    Watcher,
+    elapsed_ms,
+    run_statements,
+)
 from deploy_gates.migrate.files import MigrationFile, order_key
 from deploy_gates.migrate.ledger import (
     DEFAULT_SETTINGS,
@@ -65,18 +71,21 @@ def _revert(
     path: Path,
     statements: list[Statement],
     report: Reporter,
+    watch: FileWatch | None,
 ) -> None:
     """Run one down script and delete its ledger row in one transaction."""
     start = time.monotonic()
     try:
         with conn.transaction():
-            run_statements(conn, str(path), statements)
+            run_statements(conn, str(path), statements, watch)
             delete(conn, table, name)
     except StatementError as exc:
         report.progress(str(FileEvent("reverting", name, False)))
         raise MigrationError(
             f"{exc}; down script rolled back, {name} stays applied (ledger unchanged)"
         ) from exc
+    if watch:
+        watch.done()
     report.progress(str(FileEvent("reverting", name, True, elapsed_ms(start))))
 
 
@@ -91,10 +100,13 @@ def down(
     lock_timeout_s: float = 60,
     log: MigrationLog | None = None,
     echo: Callable[[str], None] | None = None,
+    watcher: Watcher | None = None,
 ) -> list[str]:
     """Revert every applied migration after ``to``, newest first; return their names.
 
     With ``dry_run`` only show each down script and its statements; nothing changes.
+    ``watcher`` makes a watch of each down script (given its migration's file), told of each
+    statement as it runs.
     """
     report = Reporter(log, echo)
     mode = "down (dry run)" if dry_run else "down"
@@ -110,11 +122,13 @@ def down(
                 set_lock_timeout(conn, lock_timeout_s)
                 rows = read(conn, table)
                 check_consistency(files, rows, str(table))
+                by_name = {f.name: f for f in files}
                 for name, path, statements in _scripts(_targets(files, rows, to), down_dir):
                     if dry_run:
                         _show(report, path, statements)
                     else:
-                        _revert(conn, table, name, path, statements, report)
+                        watch = watcher(conn, by_name[name]) if watcher else None
+                        _revert(conn, table, name, path, statements, report, watch)
                     reverted.append(name)
     except MigrationError as exc:
         report.record(f"failed: {exc}")

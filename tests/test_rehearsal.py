@@ -19,11 +19,11 @@ def break_file(path: Path, old: str, new: str) -> None:
 
 def test_example_release_rehearses_cleanly(pytester: pytest.Pytester, release: Path) -> None:
     result = gates(pytester, release, "--target=rehearsal")
-    result.assert_outcomes(passed=196)
+    result.assert_outcomes(passed=218)
     outcomes = summary(release)
     steps = [name for name, gate in outcomes.items() if gate["rehearsal"] and "[" not in name]
-    assert steps[:4] == ["test_provider_has_extensions", "test_baseline", "test_backup",
-                         "test_migrate_up"]
+    assert steps[:5] == ["test_provider_has_extensions", "test_baseline", "test_baseline_data",
+                         "test_backup", "test_migrate_up"]
     assert "test_column[metrics_summary.project_id]" in outcomes
     assert "test_absent_after_down[enum:metrics_alert_severity]" in outcomes
     assert "test_present_after_reapply[migration:0008_metrics_alerts.sql]" in outcomes
@@ -45,6 +45,11 @@ def test_rollback_that_leaves_an_enum_behind_is_named(
     restored = outcomes["test_schema_restored"]
     assert restored["outcome"] == "failed"
     assert "left behind: enum type public.metrics_alert_severity" in restored["message"]
+    stair = outcomes["test_stair[0008_metrics_alerts.sql:down]"]
+    assert stair["message"] == (
+        "expected the down script of 0008_metrics_alerts.sql to restore the schema it found; "
+        "found left behind: enum type public.metrics_alert_severity")
+    assert outcomes["test_stair[0007_metrics_event_log_cursor_index.sql:down]"]["outcome"] == "passed"
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
@@ -144,7 +149,7 @@ def test_live_target_without_its_dsn_variable_says_which(
 def test_local_provider_rehearses_the_same(pytester: pytest.Pytester, release: Path) -> None:
     """Debian's older server: backup and restore use client tools of its own major version."""
     result = gates(pytester, release, "--target=rehearsal", "--db-provider=local")
-    result.assert_outcomes(passed=196)
+    result.assert_outcomes(passed=218)
 
 
 def test_predeploy_lint_names_shared_versions_and_missing_down_scripts(
@@ -208,6 +213,6 @@ def test_rehearsal_pins_the_major_version_of_a_live_target(
         live.stop()
     refused.stdout.fnmatch_lines([f"*embedded provider: ships PostgreSQL 18, not {major}; use "
                                   "--db-provider=local*"])
-    pinned.assert_outcomes(passed=196)
+    pinned.assert_outcomes(passed=218)
     server = summary(release)["test_provider_has_extensions"]["evidence"][0]["text"]
     assert server.startswith(f"local provider, PostgreSQL {major}.")

@@ -25,6 +25,18 @@ def test_example_spec_loads_with_paths_resolved() -> None:
     assert spec.migrations.down_dir == Path("examples/tascade/down")
     assert len(spec.expected.tables) == 8
     assert spec.targets["prod"].protected
+    assert (spec.rehearsal.mode, spec.rehearsal.data.rows, spec.rehearsal.locks.severity) == (
+        "both", 300, "advisory")
+
+
+def test_rehearsal_section_defaults_and_seed_paths(tmp_path: Path) -> None:
+    assert load_runbook(write(tmp_path, HEAD + "targets: {}\n")).rehearsal.mode == "both"
+    (tmp_path / "seed").mkdir()
+    (tmp_path / "seed" / "rows.sql").write_text("SELECT 1;")
+    spec = load_runbook(write(tmp_path, HEAD + "targets: {}\nrehearsal:\n  mode: stairs\n"
+                              "  data: {rows: 0, seed: [seed/rows.sql]}\n"))
+    assert spec.rehearsal.data.seed == [tmp_path / "seed" / "rows.sql"]
+    assert spec.rehearsal.squawk.enabled and spec.rehearsal.locks.catalog_only == "flag"
 
 
 def test_column_shorthand_is_a_type(tmp_path: Path) -> None:
@@ -81,6 +93,16 @@ def test_on_off_yes_and_no_are_words_as_in_yaml_1_2(tmp_path: Path) -> None:
         (HEAD + "targets: {}\nsmoke:\n  f:\n    steps:\n      - {get: /a, save: {id: $.id}, "
                 "public: [job]}\n",
          ":7: smoke.f.steps.0: Value error, public: 'job' is not saved by this step (save: id)"),
+        (HEAD + "targets: {}\nrehearsal:\n  mode: stair\n",
+         ":5: rehearsal.mode: Input should be 'batch', 'stairs' or 'both'"),
+        (HEAD + "targets: {}\nrehearsal:\n  data: {rows: -1}\n",
+         ":5: rehearsal.data.rows: Input should be greater than or equal to 0"),
+        (HEAD + "targets: {}\nrehearsal:\n  locks: {severity: blocking}\n",
+         ":5: rehearsal.locks.severity: Input should be 'blocker' or 'advisory'"),
+        (HEAD + "targets: {}\nrehearsal:\n  squawk: {exclude: ['Not A Rule']}\n",
+         ":5: rehearsal.squawk.exclude.0: String should match pattern"),
+        (HEAD + "targets: {}\nrehearsal:\n  data:\n    seed: [seed/nope.sql]\n",
+         ":6: rehearsal.data.seed.0: file {base}/seed/nope.sql does not exist"),
         ("- just\n- a list\n", ":1: a runbook spec is a mapping"),
         ("", ": runbook spec is empty"),
     ],
@@ -90,7 +112,7 @@ def test_errors_name_file_line_and_key(tmp_path: Path, text: str, error: str) ->
     with pytest.raises(SpecError) as info:
         load_runbook(path)
     message = str(info.value)
-    assert message.startswith(f"{path}{error}"), message
+    assert message.startswith(f"{path}{error.format(base=tmp_path)}"), message
     assert "\n" not in message
 
 

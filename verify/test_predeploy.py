@@ -1,4 +1,5 @@
-"""Pre-deploy lint of the release's migrations: unambiguous order and a down script for each."""
+"""Pre-deploy lint of the release's migrations: unambiguous order, a down script for each, and
+squawk's findings (one gate per finding, one per clean file)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import pytest
 
 from deploy_gates.fixtures.lockfile import known_lock
 from deploy_gates.fixtures.targets import known_runbook
+from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.settings import Settings, settings_key
 from deploy_gates.spec.runbook import Runbook
 from deploy_gates.verify.lockfile import Lock, lock_path
 from deploy_gates.verify.migration_lint import missing_down_script, version_clash
-from deploy_gates.verify.outcome import require
+from deploy_gates.verify.outcome import fail_gate, require
 from deploy_gates.verify.release import split_at_baseline
+from deploy_gates.verify.squawk import LintGate, lint_gates, squawk_report
 
 pytestmark = pytest.mark.predeploy
 
@@ -28,6 +31,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         path = lock_path(settings.runbook)
         found = [path] if known_lock(metafunc.config) else []
         metafunc.parametrize("lock_file", found, ids=[p.name for p in found])
+    if "squawk_gate" in metafunc.fixturenames:
+        runbook = known_runbook(metafunc.config)
+        mark = pytest.mark.severity(runbook.rehearsal.squawk.severity)
+        items = lint_gates(squawk_report(metafunc.config, runbook))
+        metafunc.parametrize(
+            "squawk_gate", [pytest.param(item, id=item.id, marks=mark) for item in items]
+        )
 
 
 def test_migration_versions_unique(runbook: Runbook) -> None:
@@ -47,3 +57,12 @@ def test_lock_current(lock_file: Path, lock: Lock, runbook: Runbook,
     require(stale and f"expected lock file {lock_file} to match the migrations; found "
             f"{'; '.join(stale)}; rewrite it: deploy-gates lock "
             f"--runbook {deploy_settings.runbook}")
+
+
+def test_squawk(squawk_gate: LintGate, evidence: GateEvidence) -> None:
+    """One of squawk's findings on a release file, or a release file it finds nothing in."""
+    require(squawk_gate.error)
+    if squawk_gate.finding:
+        evidence.add("squawk", squawk_gate.finding.describe())
+        fail_gate(squawk_gate.finding.describe())
+    evidence.add("squawk", f"{squawk_gate.id}: no findings")

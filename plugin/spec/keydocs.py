@@ -40,6 +40,34 @@ KEYS: dict[str, dict[str, tuple[str, str]]] = {
                     "{dashboards: [grafana/dashboard.json], datasource: prometheus-main}"),
         "custom_gates": ("folders or files of your own gates, relative to the spec: collected "
                          "with the built-in gates when pytest is given no paths", "[gates]"),
+        "rehearsal": ("how `--target=rehearsal` rehearses the release: batch, stairs, baseline "
+                      "data, measured locks, squawk (docs/rehearsal.md)",
+                      "{mode: both, data: {rows: 300}}"),
+    },
+    "RehearsalSpec": {
+        "mode": ("`batch` (up all, down all, up all), `stairs` (up, down, up per migration) or "
+                 "`both`", "both"),
+        "data": ("rows the baseline tables hold before the release is applied", "{rows: 1000}"),
+        "locks": ("how the locks each release migration takes on baseline tables weigh",
+                  "{severity: blocker}"),
+        "squawk": ("squawk's static lint of the release's files, one gate per finding",
+                   "{exclude: [prefer-robust-stmts]}"),
+    },
+    "Data": {
+        "rows": ("generated rows per baseline table still empty after the seeds (0: none)", "1000"),
+        "seed": ("the team's own seed SQL (run by psql) or pg_dump archives, relative to the spec",
+                 "[seed/customers.sql]"),
+    },
+    "Locks": {
+        "severity": ("how a flagged lock or rewrite weighs", "blocker"),
+        "catalog_only": ("a blocking lock held while no rows were read or written: `flag` it, or "
+                         "`pass` (listed in the evidence only)", "pass"),
+    },
+    "Squawk": {
+        "enabled": ("whether squawk lints the release's files", "true"),
+        "exclude": ("squawk rules left out", "[prefer-robust-stmts, prefer-bigint-over-int]"),
+        "include": ("only these squawk rules (empty: all)", "[require-concurrent-index-creation]"),
+        "severity": ("how a finding weighs", "advisory"),
     },
     "RunbookSource": {
         "title": ("the runbook's title", '"Tascade P5.M3: deployment and rollback runbook"'),

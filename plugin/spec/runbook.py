@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationError
 
 from deploy_gates.spec.credentials import check_spec_literals
+from deploy_gates.spec.rehearsal import RehearsalSpec
 from deploy_gates.spec.schema import (
     ConstraintSpec,
     GrantSpec,
@@ -194,6 +195,7 @@ class Runbook(Strict):
     tools: dict[str, Annotated[str, Field(pattern=r"^(>=|==|>)?\s*\d+(\.\d+)*$")]] = {}
     grafana: Grafana | None = None
     custom_gates: list[Path] = []
+    rehearsal: RehearsalSpec = RehearsalSpec()
 
     def secret_env_names(self) -> set[str]:
         """Environment variables whose values must never reach an output."""
@@ -241,6 +243,7 @@ def load_runbook(path: Path) -> Runbook:
                 )
             }
         )
+    spec = _resolve_seeds(path, spec, lines)
     if spec.migrations is None:
         return spec
     base = path.parent
@@ -262,6 +265,20 @@ def _custom_gates(path: Path, spec: Runbook, lines: dict) -> list[Path]:
             line = lines.get(("custom_gates", index), 1)
             raise SpecError(f"{path}:{line}: custom_gates.{index}: {gates} does not exist")
     return found
+
+
+def _resolve_seeds(path: Path, spec: Runbook, lines: dict) -> Runbook:
+    """Seed files of ``rehearsal.data`` are relative to the spec and must exist."""
+    data = spec.rehearsal.data
+    seeds = [path.parent / seed for seed in data.seed]
+    for index, seed in enumerate(seeds):
+        if not seed.is_file():
+            line = lines.get(("rehearsal", "data", "seed", index), 1)
+            raise SpecError(
+                f"{path}:{line}: rehearsal.data.seed.{index}: file {seed} does not exist"
+            )
+    rehearsal = spec.rehearsal.model_copy(update={"data": data.model_copy(update={"seed": seeds})})
+    return spec.model_copy(update={"rehearsal": rehearsal})
 
 
 def _check_version_from(path: Path, spec: Runbook, lines: dict) -> None:

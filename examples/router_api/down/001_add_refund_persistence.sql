@@ -1,6 +1,4 @@
 -- Reverts 001_add_refund_persistence.sql.
-DROP INDEX IF EXISTS router.idx_refund_retry_count;
-DROP INDEX IF EXISTS router.idx_refund_alert_at;
 ALTER TABLE router.jobs DROP COLUMN IF EXISTS refund_last_alert_at;
 ALTER TABLE router.jobs DROP COLUMN IF EXISTS refund_alert_count;
 ALTER TABLE router.jobs DROP COLUMN IF EXISTS refund_last_attempt_at;
