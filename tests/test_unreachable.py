@@ -235,7 +235,7 @@ def test_release_that_cannot_be_deployed_is_said_once(
     assert_one_cause(result, summary, cause)
 
 
-def test_thousand_gates_on_an_unreachable_target_take_no_longer_than_passing(
+def test_thousand_gates_on_an_unreachable_target_say_one_short_line_each(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, pg_server: Server,
     password_user: str,
 ) -> None:
@@ -244,12 +244,15 @@ def test_thousand_gates_on_an_unreachable_target_take_no_longer_than_passing(
         conn.execute("".join(f"CREATE TABLE t{i} (id int);" for i in range(1000)))
     project(pytester, tables=1000)
     monkeypatch.setenv("DEMO_STAGING_DSN", dsn)
-    passing, summary, passing_took = run(pytester)
+    passing, summary, _ = run(pytester)
     assert passing.ret == 0, passing.stdout.str()[-2000:]
     assert sum(g["outcome"] == "passed" for g in summary["gates"]) == 1005
     for report in (pytester.path / "out").iterdir():
         report.unlink()
     monkeypatch.setenv("DEMO_STAGING_DSN", make_conninfo(dsn, user=password_user, password=PASSWORD))
-    failing, summary, failing_took = run(pytester)
+    failing, summary, _ = run(pytester)
     assert_one_cause(failing, summary, "target staging: cannot connect to the database: *")
-    assert failing_took < passing_took * 1.3 + 1.0, (failing_took, passing_took)
+    # no traceback, fixture source or spec repr per gate: at most one short line each more than
+    # a passing run prints (how long each run takes is measured in bench/, not asserted here)
+    extra = len(failing.stdout.str()) - len(passing.stdout.str())
+    assert extra < 300 * 1005, extra
