@@ -8,13 +8,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-
-from prometheus_client.metrics_core import Metric
-from prometheus_client.samples import Sample
+from typing import TYPE_CHECKING
 
 from deploy_gates.spec.sections import Metrics
 from deploy_gates.verify.excerpt import clip
 from deploy_gates.verify.http import Http, HttpError
+
+if TYPE_CHECKING:  # prometheus_client loads with the first parse
+    from prometheus_client.metrics_core import Metric
+    from prometheus_client.samples import Sample
 
 SERIES_SUFFIXES = {
     "counter": ("_total",),
