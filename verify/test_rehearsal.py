@@ -12,13 +12,18 @@ import pytest
 
 from deploy_gates.fixtures.ephemeral import Server
 from deploy_gates.fixtures.ephemeral.server import providers_with
-from deploy_gates.fixtures.targets import Target, file_label, known_runbook, rehearses
+from deploy_gates.fixtures.targets import (
+    Target,
+    file_label,
+    known_runbook,
+    parametrize_per_target,
+)
 from deploy_gates.migrate import up
 from deploy_gates.redact import Redactor
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.rollback import backup, down, restore
-from deploy_gates.settings import Settings
-from deploy_gates.spec.runbook import Runbook
+from deploy_gates.settings import Settings, settings_key
+from deploy_gates.spec.runbook import EphemeralTarget, Runbook
 from deploy_gates.verify.catalog import Catalog, changes
 from deploy_gates.verify.expectations import Expected
 from deploy_gates.verify.lockfile import artifact_path, build_lock, write
@@ -30,9 +35,15 @@ pytestmark = [pytest.mark.rehearsal, pytest.mark.destructive]
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "expected" in metafunc.fixturenames:
-        config = metafunc.config
-        items = release_expectations(known_runbook(config)) if rehearses(config) else []
-        metafunc.parametrize("expected", items, ids=[e.id for e in items])
+        runbook = known_runbook(metafunc.config)
+        names = metafunc.config.stash[settings_key].targets
+        ephemeral = [n for n in names if isinstance(runbook.targets[n], EphemeralTarget)]
+        rows = [(e.id, e) for e in release_expectations(runbook)] if ephemeral or not names else []
+        if not names:
+            metafunc.parametrize("expected", [e for _, e in rows], ids=[i for i, _ in rows])
+            return
+        # built for the ephemeral targets only: on a live one, every one would be refused
+        parametrize_per_target(metafunc, "expected", lambda n: rows if n in ephemeral else [])
 
 
 @pytest.fixture(scope="module")
