@@ -151,3 +151,63 @@ def run_live_suite(spec: dict, dsn: str, gates: int, *pytest_args: str) -> Suite
         raise RuntimeError(f"suite exited {done.returncode}, {gates} gates expected to pass:"
                            f"\n{done.stdout[-3000:]}")
     return SuiteProcess(seconds, float(SESSION.findall(done.stdout)[-1]), outcomes)
+
+
+@dataclass
+class Paired:
+    """Every side's seconds, run by run, from runs that took the sides in turn (A, B, A, B ...),
+    and the load average (1, 5, 15 min) before and after."""
+
+    times: dict[str, list[float]]
+    load_before: tuple[float, float, float]
+    load_after: tuple[float, float, float]
+
+    def median(self, name: str) -> float:
+        return statistics.median(self.times[name])
+
+    def ratio(self, name: str, base: str) -> float:
+        """The median of ``name / base`` over paired runs (a run's two sides share its load)."""
+        return statistics.median(a / b for a, b in zip(self.times[name], self.times[base],
+                                                       strict=True))
+
+    def report(self, base: str) -> str:
+        """A line per side: median, each run, and the paired ratio to ``base``; then the load."""
+        width = max(map(len, self.times))
+        lines = [
+            f"{name:<{width}} : {self.median(name):7.3f} s median of {len(seconds)} ("
+            + " / ".join(f"{s:.3f}" for s in seconds) + ")"
+            + ("" if name == base else f"; paired ratio to {base} {self.ratio(name, base):.2f}x")
+            for name, seconds in self.times.items()
+        ]
+        lines.append(f"load average before {_load(self.load_before)}, after "
+                     f"{_load(self.load_after)}")
+        return "\n".join(lines)
+
+
+def interleaved(sides: dict[str, Callable[[], object]], runs: int) -> Paired:
+    """Each of ``sides`` once per run, in turn, ``runs`` times; a progress line per run."""
+    before = os.getloadavg()
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    for run in range(1, runs + 1):
+        for name, action in sides.items():
+            timed(times, name, action)
+        print(f"run {run}/{runs}: " + ", ".join(f"{n} {t[-1]:.3f} s" for n, t in times.items()),
+              flush=True)
+    return Paired(times, before, os.getloadavg())
+
+
+def _load(load: tuple[float, float, float]) -> str:
+    return " ".join(f"{value:.2f}" for value in load)
+
+
+def peak_mib(command: list[str], stdin_path: Path | None = None) -> float:
+    """``command`` run to completion (an error unless it exits 0 or 3, promtool's "lint
+    problems"); its peak resident memory in MiB."""
+    with open(stdin_path or os.devnull, "rb") as stdin:
+        child = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode not in (0, 3):
+        raise RuntimeError(f"{command[0]} exited {child.returncode}")
+    return usage.ru_maxrss / 1024

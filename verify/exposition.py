@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from deploy_gates.spec.sections import Metrics
 from deploy_gates.verify.excerpt import clip
 from deploy_gates.verify.exposition_scan import Unvouched, scan
 from deploy_gates.verify.http import Http, HttpError
@@ -19,6 +18,8 @@ from deploy_gates.verify.http import Http, HttpError
 if TYPE_CHECKING:  # prometheus_client loads with the first parse
     from prometheus_client.metrics_core import Metric
     from prometheus_client.samples import Sample
+
+    from deploy_gates.spec.sections import Metrics
 
 SERIES_SUFFIXES = {
     "counter": ("_total",),
