@@ -189,6 +189,7 @@ def test_only_the_wanted_families_are_parsed_and_the_rest_still_read() -> None:
     some = parse(text, "text/plain", "/metrics", {"jobs_done_total", "latency_seconds_bucket"})
     assert set(some.families) == {"jobs_done", "latency_seconds"}
     assert some.value("jobs_done_total", {"queue": "refunds"}) == 3
+    assert some.value("queue_depth") == 4  # not asked for at first: parsed when looked up
     assert some.series_names() == whole.series_names()
     assert lint(some) == lint(whole)
     assert lint(parse(LINT_FAULTS, "text/plain", "/metrics", set())) == lint(

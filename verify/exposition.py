@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -57,10 +57,18 @@ class Exposition:
     """Families without a ``# TYPE`` line."""
     names: frozenset[str] = frozenset()
     """Every series name exposed, counting families declared without samples yet."""
+    later: Callable[[str], dict[str, Metric]] | None = field(default=None, repr=False,
+                                                            compare=False)
+    """Parses the families a name names that were not asked for at first (a custom gate's)."""
 
     def family(self, name: str) -> Metric | None:
         """The family ``name`` names: ``http_requests``, ``http_requests_total`` or ``h_bucket``."""
-        return self.families.get(name) or self.by_series.get(name)
+        found = self.families.get(name) or self.by_series.get(name)
+        if found is None and self.later is not None and (more := self.later(name)):
+            self.families.update(more)
+            self.__dict__.pop("by_series", None)
+            found = self.families.get(name) or self.by_series.get(name)
+        return found
 
     @cached_property
     def by_series(self) -> dict[str, Metric]:
@@ -108,10 +116,15 @@ def parse(text: str, content_type: str, url: str,
         except Unvouched:
             pass
         else:
-            chosen = text if wanted is None else seen.text_of(text, wanted)
-            return Exposition(url, _families(chosen, content_type, url), seen.declared,
-                              frozenset(seen.helped), seen.labels(), tuple(seen.untyped()),
-                              seen.series_names())
+            if wanted is None:
+                return Exposition(url, _families(text, content_type, url), seen.declared,
+                                  frozenset(seen.helped), seen.labels(), tuple(seen.untyped()),
+                                  seen.series_names())
+            return Exposition(
+                url, _families(seen.text_of(text, wanted), content_type, url), seen.declared,
+                frozenset(seen.helped), seen.labels(), tuple(seen.untyped()), seen.series_names(),
+                lambda name: _families(seen.text_of(text, {name}), content_type, url),
+            )
     families = _families(text, content_type, url)
     declared, helped = declared_types(text), frozenset(HELP_LINE.findall(text))
     whole = Exposition(url, families, declared, helped)
