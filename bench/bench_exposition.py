@@ -1,4 +1,6 @@
-"""Parsing and linting a 100,000-series /metrics exposition: deploy-gates against promtool."""
+"""Reading and linting a /metrics exposition of 100,000 or 1,000,000 series, 10 of its families
+gated: a deploy-gates process against ``promtool check metrics``, both whole processes, run in
+turn, with their peak memory."""
 
 from __future__ import annotations
 
@@ -6,14 +8,14 @@ import argparse
 import shutil
 import subprocess
 import sys
+import tempfile
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchlib import median_seconds  # noqa: E402
-
-from deploy_gates.verify.exposition import Exposition, lint, parse  # noqa: E402
+from benchlib import interleaved, peak_mib  # noqa: E402
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 URL = "http://127.0.0.1:8000/metrics"
@@ -21,9 +23,21 @@ ROUTES = [f"/api/v1/resource_{r:02d}" for r in range(20)]
 STATUSES = ["200", "201", "204", "301", "304", "400", "401", "404", "500", "503"]
 BUCKETS = ["0.005", "0.01", "0.05", "0.1", "0.5", "1", "5", "+Inf"]
 COUNTERS, GAUGES, HISTOGRAMS = 250, 200, 50
-"""500 families of 200 series each: counters and gauges by route and status (200 label sets),
-histograms by route (20 label sets of 8 buckets, _sum and _count)."""
+"""Per 100,000 series, 500 families of 200 series each: counters and gauges by route and status
+(200 label sets), histograms by route (20 label sets of 8 buckets, _sum and _count)."""
+GATED = 10
+"""Families the spec names under ``metrics.present`` (the first counters)."""
 TIMEOUT_S = 120
+DEPLOY_GATES = """
+import sys
+from deploy_gates.verify.exposition import lint, parse
+text = open(sys.argv[1], encoding="utf-8").read()
+exposition = parse(text, sys.argv[2], sys.argv[3], set(sys.argv[4:]))
+problems = lint(exposition)
+print(len(exposition.series_names()), len(exposition.families), len(problems))
+"""
+"""What the metric gates and the lint gate compute from one scrape's body, in a fresh process:
+every line read and linted, the gated families parsed by prometheus_client."""
 
 
 def counter(index: int) -> list[str]:
@@ -54,53 +68,58 @@ def histogram(index: int) -> list[str]:
     return lines
 
 
-def exposition_text() -> str:
-    """The whole exposition, as a service with 500 instrumented families serves it."""
-    lines = [line for i in range(COUNTERS) for line in counter(i)]
-    lines += [line for i in range(GAUGES) for line in gauge(i)]
-    lines += [line for i in range(HISTOGRAMS) for line in histogram(i)]
+def exposition_text(scale: int) -> str:
+    """The whole exposition, as a service with ``scale`` x 500 instrumented families serves it."""
+    lines = [line for i in range(COUNTERS * scale) for line in counter(i)]
+    lines += [line for i in range(GAUGES * scale) for line in gauge(i)]
+    lines += [line for i in range(HISTOGRAMS * scale) for line in histogram(i)]
     return "\n".join(lines) + "\n"
 
 
-def deploy_gates(text: str) -> tuple[Exposition, list[str]]:
-    exposition = parse(text, CONTENT_TYPE, URL)
-    return exposition, lint(exposition)
+def gated() -> list[str]:
+    return [f"app_requests_{i:03d}_total" for i in range(GATED)]
 
 
-def promtool(text: str) -> subprocess.CompletedProcess:
-    """``promtool check metrics`` on stdin: exit 0 when clean, 3 with lint problems (one per
-    line on stderr), 1 when the text does not parse."""
-    done = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
-                          text=True, timeout=TIMEOUT_S, check=False)
+def deploy_gates_command(path: Path) -> list[str]:
+    return [sys.executable, "-c", DEPLOY_GATES, str(path), CONTENT_TYPE, URL, *gated()]
+
+
+def run(command: list[str], path: Path) -> subprocess.CompletedProcess:
+    """``command`` with the exposition on stdin; an error unless it exits 0, or 3 (promtool's
+    lint problems)."""
+    with path.open("rb") as stdin:
+        done = subprocess.run(command, stdin=stdin, capture_output=True, timeout=TIMEOUT_S,
+                              check=False)
     if done.returncode not in (0, 3):
-        raise RuntimeError(f"promtool exited {done.returncode}: {done.stderr[-2000:]}")
+        raise RuntimeError(f"{command[0]} exited {done.returncode}: {done.stderr[-2000:]!r}")
     return done
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--series", type=int, nargs="+", default=[100_000, 1_000_000],
+                        help="exposition sizes, multiples of 100000")
     args = parser.parse_args()
     if shutil.which("promtool") is None:
         raise SystemExit("promtool not found on PATH (Debian: apt-get install prometheus)")
-
-    text = exposition_text()
-    exposition, problems = deploy_gates(text)
-    series = sum(len(f.samples) for f in exposition.families.values())
-    checked = promtool(text)
-    print(f"exposition: {len(exposition.families)} families, {series} series, "
-          f"{len(text.encode())} bytes")
-    print(f"lint problems: deploy-gates {len(problems)}, promtool "
-          f"{len(checked.stderr.splitlines()) if checked.returncode else 0}")
-
-    ours = median_seconds(lambda: deploy_gates(text), args.runs)
-    parse_only = median_seconds(lambda: parse(text, CONTENT_TYPE, URL), args.runs)
-    theirs = median_seconds(lambda: promtool(text), args.runs)
-    print(f"deploy-gates parse + lint          : {ours:6.3f} s (median of {args.runs}; parse "
-          f"alone {parse_only:.3f} s)")
-    print(f"promtool check metrics (stdin)     : {theirs:6.3f} s (median of {args.runs}, "
-          f"whole process)")
-    print(f"ratio deploy-gates / promtool      : {ours / theirs:6.2f}x")
+    promtool = ["promtool", "check", "metrics"]
+    for series in args.series:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "metrics.txt"
+            path.write_text(exposition_text(series // 100_000), encoding="utf-8")
+            ours = deploy_gates_command(path)
+            seen, families, problems = run(ours, path).stdout.decode().split()
+            theirs = run(promtool, path).stderr.decode().splitlines()
+            print(f"exposition: {seen} series names, {path.stat().st_size} bytes, {GATED} "
+                  f"families gated ({families} parsed); lint problems: deploy-gates {problems}, "
+                  f"promtool {len(theirs)}", flush=True)
+            paired = interleaved({"promtool check metrics": partial(run, promtool, path),
+                                  "deploy-gates read + lint": partial(run, ours, path)},
+                                 args.runs)
+            print(paired.report("promtool check metrics"))
+            print(f"peak memory: deploy-gates {peak_mib(ours, path):.0f} MiB, promtool "
+                  f"{peak_mib(promtool, path):.0f} MiB", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""1,000 column checks (type and nullability) on one database: deploy-gates' column gates, against
-pgTAP tests run by pg_prove, and against one psql process per check."""
+"""1,000 (or 10,000) column checks (type and nullability) on one database: deploy-gates' column
+gates, against pgTAP tests run by pg_prove, pytest's own floor (as many trivial tests with the same
+plugins and reports), and optionally one psql process per check; the sides run in turn."""
 
 from __future__ import annotations
 
@@ -22,16 +23,16 @@ sys.path.insert(0, str(ROOT))
 from benchlib import (  # noqa: E402
     COLUMNS_PER_TABLE,
     DSN_ENV,
-    TABLES,
     TIMEOUT_S,
     Column,
     column_check,
     column_schema,
     columns,
     create_tables,
+    interleaved,
     psql_clients,
+    run_floor,
     run_live_suite,
-    timed,
 )
 
 from deploy_gates.fixtures.ephemeral import start_server  # noqa: E402
@@ -65,14 +66,16 @@ PGTAP = {"has_column": has_column, "col_type_is": col_type_is,
 """The pgTAP test files, by the assertions each column gets."""
 
 
-def pgtap_assertions(assertions: Callable[[Column], list[str]]) -> list[str]:
-    return [line for c in columns() for line in assertions(c)]
+def pgtap_assertions(wanted: list[Column], assertions: Callable[[Column], list[str]]
+                     ) -> list[str]:
+    return [line for c in wanted for line in assertions(c)]
 
 
-def pgtap_file(folder: Path, name: str, assertions: Callable[[Column], list[str]]) -> Path:
+def pgtap_file(folder: Path, name: str, wanted: list[Column],
+               assertions: Callable[[Column], list[str]]) -> Path:
     """A pgTAP test file: plan, the assertions of every column, finish; in a rolled-back
     transaction, as pgTAP tests are written."""
-    lines = pgtap_assertions(assertions)
+    lines = pgtap_assertions(wanted, assertions)
     path = folder / f"{name.replace(' ', '').replace('|', '_')}.sql"
     path.write_text("\n".join(["BEGIN;", f"SELECT plan({len(lines)});", *lines,
                                "SELECT * FROM finish();", "ROLLBACK;"]) + "\n")
@@ -92,17 +95,17 @@ def pg_prove(dsn: str, test: Path) -> None:
                            f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
 
 
-def psql_loop(psql: str, dsn: str) -> None:
+def psql_loop(psql: str, dsn: str, wanted: list[Column]) -> None:
     """``psql -tAc`` per column; an error unless every check passed."""
-    failed = [c for c in columns() if not column_check(psql, dsn, c)]
+    failed = [c for c in wanted if not column_check(psql, dsn, c)]
     if failed:
         raise RuntimeError(f"{len(failed)} psql checks failed, first {failed[0]}")
 
 
-def checks_in_process(dsn: str) -> None:
+def checks_in_process(dsn: str, wanted: list[Column]) -> None:
     """What the column gates do, without pytest: one catalog snapshot, each column looked up in
     it; an error unless every column is there as expected."""
-    expected = expected_objects(Schema.model_validate({"columns": column_schema(columns())}))
+    expected = expected_objects(Schema.model_validate({"columns": column_schema(wanted)}))
     with psycopg.connect(dsn, autocommit=True, connect_timeout=TIMEOUT_S) as conn:
         catalog = read_catalog(conn)
     problems = [problem for e in expected if (problem := e.problem_if_missing(catalog))]
@@ -110,73 +113,73 @@ def checks_in_process(dsn: str) -> None:
         raise RuntimeError(f"{len(problems)} column checks failed, first: {problems[0]}")
 
 
-def spec() -> dict:
+def spec(wanted: list[Column]) -> dict:
     """A runbook spec with a live target and one column gate per column."""
     return {
         "system": "bench", "release": "1",
         "targets": {"live": {"kind": "live", "dsn_env": DSN_ENV}},
-        "schema": {"columns": column_schema(columns())},
+        "schema": {"columns": column_schema(wanted)},
     }
 
 
-def prepared_database(dsn: str) -> str:
+def prepared_database(dsn: str, wanted: list[Column]) -> str:
     """The bench tables and the pgtap extension in ``dsn``'s database; pgTAP's version."""
-    create_tables(dsn, columns())
+    create_tables(dsn, wanted)
     with psycopg.connect(dsn, autocommit=True, connect_timeout=TIMEOUT_S) as conn:
         conn.execute("CREATE EXTENSION pgtap")
         return conn.execute("SELECT pgtap_version()").fetchone()[0]
 
 
-def one_run(times: dict[str, list[float]], dsn: str, tests: dict[str, Path],
-            clients: dict[str, str]) -> float:
-    """Each side once; pytest's own session seconds."""
-    suite = timed(times, "suite", partial(run_live_suite, spec(), dsn, len(columns()),
-                                          "-m", "postdeploy", "-k", "test_column"))
-    timed(times, "deploy-gates checks in-process", partial(checks_in_process, dsn))
-    for name, test in tests.items():
-        timed(times, f"pg_prove {name}", partial(pg_prove, dsn, test))
-    for client, psql in clients.items():
-        timed(times, f"{client} per column", partial(psql_loop, psql, dsn))
-    return suite.session
+def sides(dsn: str, wanted: list[Column], tests: dict[str, Path], clients: dict[str, str],
+          peaks: dict[str, list[float]]) -> dict[str, Callable[[], object]]:
+    """Each side, by name: the suite first, pytest's floor, pg_prove, in-process, psql."""
+    def suite() -> None:
+        done = run_live_suite(spec(wanted), dsn, len(wanted), "-m", "postdeploy",
+                              "-k", "test_column")
+        peaks.setdefault("suite", []).append(done.peak_mib)
 
+    def floor() -> None:
+        peaks.setdefault("pytest floor", []).append(run_floor(len(wanted)).peak_mib)
 
-def report(times: dict[str, list[float]], sessions: list[float], runs: int) -> None:
-    suite = statistics.median(times["suite"])
-    print(f"deploy-gates, pytest --target=live -k test_column : {suite:6.2f} s (whole process, "
-          f"median of {runs}; pytest session {statistics.median(sessions):.2f} s)")
-    for name, seconds in times.items():
-        if name != "suite":
-            median = statistics.median(seconds)
-            print(f"{name:<50}: {median:6.2f} s (ratio to the suite {median / suite:5.2f}x)")
+    return {
+        "suite": suite,
+        "pytest floor": floor,
+        **{f"pg_prove {name}": partial(pg_prove, dsn, test) for name, test in tests.items()},
+        "deploy-gates checks in-process": partial(checks_in_process, dsn, wanted),
+        **{f"{client} per column": partial(psql_loop, psql, dsn, wanted)
+           for client, psql in clients.items()},
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--columns", type=int, default=1000, help="a multiple of 20")
+    parser.add_argument("--psql", action="store_true", help="also one psql process per column")
     args = parser.parse_args()
     if shutil.which("pg_prove") is None:
         raise SystemExit("pg_prove not found (Debian: apt-get install postgresql-15-pgtap)")
-
-    times: dict[str, list[float]] = {}
-    sessions: list[float] = []
-    clients = psql_clients()
+    wanted = columns(args.columns // COLUMNS_PER_TABLE)
+    peaks: dict[str, list[float]] = {}
     server = start_server("local", major=MAJOR)
     try:
         dsn = server.create_database("checks")
-        version = prepared_database(dsn)
+        version = prepared_database(dsn, wanted)
         with tempfile.TemporaryDirectory() as folder:
-            tests = {name: pgtap_file(Path(folder), name, make) for name, make in PGTAP.items()}
-            print(f"database: {TABLES} tables x {COLUMNS_PER_TABLE} columns on local PostgreSQL "
-                  f"{server.version()}, pgTAP {version}; pg_prove files: " + ", ".join(
-                      f"{name} ({len(pgtap_assertions(make))} assertions)"
-                      for name, make in PGTAP.items()), flush=True)
-            for run in range(1, args.runs + 1):
-                sessions.append(one_run(times, dsn, tests, clients))
-                print(f"run {run}/{args.runs}: " + ", ".join(
-                    f"{name} {values[-1]:.2f} s" for name, values in times.items()), flush=True)
+            tests = {name: pgtap_file(Path(folder), name, wanted, make)
+                     for name, make in PGTAP.items()}
+            print(f"database: {len(wanted) // COLUMNS_PER_TABLE} tables x {COLUMNS_PER_TABLE} "
+                  f"columns on local PostgreSQL {server.version()}, pgTAP {version}; pg_prove "
+                  "files: " + ", ".join(f"{name} ({len(pgtap_assertions(wanted, make))} "
+                                        "assertions)" for name, make in PGTAP.items()),
+                  flush=True)
+            clients = psql_clients() if args.psql else {}
+            paired = interleaved(sides(dsn, wanted, tests, clients, peaks), args.runs)
     finally:
         server.stop()
-    report(times, sessions, args.runs)
+    print(paired.report("suite"))
+    print("peak memory: " + ", ".join(f"{name} {statistics.median(values):.0f} MiB"
+                                      for name, values in peaks.items()))
 
 
 if __name__ == "__main__":

@@ -6,10 +6,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlparse
-from sqlparse import tokens
-from sqlparse.lexer import Lexer
-
 from deploy_gates.migrate.errors import MigrationError
 
 TRANSACTION_CONTROL = re.compile(
@@ -31,6 +27,9 @@ class Statement:
 
 def _code_offset(piece: str) -> int | None:
     """Offset of the first token that is neither whitespace nor comment; None if there is none."""
+    from sqlparse import tokens
+    from sqlparse.lexer import Lexer
+
     offset = 0
     for ttype, value in Lexer.get_default_instance().get_tokens(piece):
         if ttype not in tokens.Whitespace and ttype not in tokens.Comment:
@@ -41,6 +40,8 @@ def _code_offset(piece: str) -> int | None:
 
 def split_statements(source: str) -> list[Statement]:
     """The statements of ``source`` (``$$`` bodies intact, comment-only pieces dropped)."""
+    import sqlparse  # loaded by the runs that read migration files
+
     statements = []
     cursor = 0
     for piece in sqlparse.split(source):

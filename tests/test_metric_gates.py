@@ -183,6 +183,28 @@ def test_malformed_text_is_one_line_naming_the_url(text: str) -> None:
     assert "\n" not in str(caught.value)
 
 
+def test_only_the_wanted_families_are_parsed_and_the_rest_still_read() -> None:
+    text = generate_latest(_registry()).decode()
+    whole = parse(text, "text/plain", "/metrics")
+    some = parse(text, "text/plain", "/metrics", {"jobs_done_total", "latency_seconds_bucket"})
+    assert set(some.families) == {"jobs_done", "latency_seconds"}
+    assert some.value("jobs_done_total", {"queue": "refunds"}) == 3
+    assert some.value("queue_depth") == 4  # not asked for at first: parsed when looked up
+    assert some.series_names() == whole.series_names()
+    assert lint(some) == lint(whole)
+    assert lint(parse(LINT_FAULTS, "text/plain", "/metrics", set())) == lint(
+        parse(LINT_FAULTS, "text/plain", "/metrics"))
+    with pytest.raises(ExpositionError, match="not a Prometheus exposition"):
+        parse(text + 'queue_depth{a="1" 2\n', "text/plain", "/metrics", {"jobs_done_total"})
+
+
+def test_lines_the_line_reader_does_not_vouch_for_go_to_the_parser() -> None:
+    unusual = LINT_FAULTS.replace("x_gauge 1", "x_gauge   1  ")  # spacing the reader refuses
+    assert lint(parse(unusual, "text/plain", "/m", set())) == lint(parse(LINT_FAULTS, "text/plain",
+                                                                          "/m"))
+    assert parse(unusual, "text/plain", "/m", set()).value("x_gauge") == 1
+
+
 def _registry() -> CollectorRegistry:
     registry = CollectorRegistry()
     done = Counter("jobs_done", "Jobs done.", ["queue"], registry=registry)

@@ -1,20 +1,25 @@
-"""A target's Prometheus exposition: scraped over HTTP, parsed by prometheus_client's parser, and
-asked for metric families, series values and lint problems."""
+"""A target's Prometheus exposition: scraped over HTTP, read once line by line for its names, types
+and labels (enough for lint and name look-ups), the families the gates name parsed by
+prometheus_client's parser; asked for metric families, series values and lint problems."""
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from prometheus_client.metrics_core import Metric
-from prometheus_client.samples import Sample
-
-from deploy_gates.spec.sections import Metrics
 from deploy_gates.verify.excerpt import clip
+from deploy_gates.verify.exposition_scan import Unvouched, scan
 from deploy_gates.verify.http import Http, HttpError
+
+if TYPE_CHECKING:  # prometheus_client loads with the first parse
+    from prometheus_client.metrics_core import Metric
+    from prometheus_client.samples import Sample
+
+    from deploy_gates.spec.sections import Metrics
 
 SERIES_SUFFIXES = {
     "counter": ("_total",),
@@ -37,7 +42,8 @@ class ExpositionError(Exception):
 
 @dataclass(frozen=True)
 class Exposition:
-    """Every metric family of one scrape, looked up by family or series name."""
+    """The metric families of one scrape the gates asked for, looked up by family or series
+    name, and the names, types and label names of every family."""
 
     url: str
     families: dict[str, Metric]
@@ -45,10 +51,24 @@ class Exposition:
     """``# TYPE`` lines as written (``name -> type``): the parser renames counters, lint may not."""
     helped: frozenset[str] = frozenset()
     """Names that have a ``# HELP`` line with text."""
+    labels: dict[str, set[str]] = field(default_factory=dict)
+    """Label names by family name as written (``# TYPE``/``# HELP`` line, or untyped sample)."""
+    untyped: tuple[str, ...] = ()
+    """Families without a ``# TYPE`` line."""
+    names: frozenset[str] = frozenset()
+    """Every series name exposed, counting families declared without samples yet."""
+    later: Callable[[str], dict[str, Metric]] | None = field(default=None, repr=False,
+                                                            compare=False)
+    """Parses the families a name names that were not asked for at first (a custom gate's)."""
 
     def family(self, name: str) -> Metric | None:
         """The family ``name`` names: ``http_requests``, ``http_requests_total`` or ``h_bucket``."""
-        return self.families.get(name) or self.by_series.get(name)
+        found = self.families.get(name) or self.by_series.get(name)
+        if found is None and self.later is not None and (more := self.later(name)):
+            self.families.update(more)
+            self.__dict__.pop("by_series", None)
+            found = self.families.get(name) or self.by_series.get(name)
+        return found
 
     @cached_property
     def by_series(self) -> dict[str, Metric]:
@@ -72,7 +92,7 @@ class Exposition:
 
     def series_names(self) -> frozenset[str]:
         """Every series name exposed, counting families declared without samples yet."""
-        return frozenset(self.by_series)
+        return self.names
 
     def close_matches(self, name: str) -> list[str]:
         """Exposed series names that look like a misspelt ``name``."""
@@ -86,8 +106,38 @@ def series_names(family: Metric) -> set[str]:
     }
 
 
-def parse(text: str, content_type: str, url: str) -> Exposition:
-    """``text`` parsed in the format its content type names; ExpositionError when malformed."""
+def parse(text: str, content_type: str, url: str,
+          wanted: Collection[str] | None = None) -> Exposition:
+    """``text`` parsed in the format its content type names, its families by prometheus_client
+    only those ``wanted`` names (all when None); ExpositionError when malformed anywhere."""
+    if "openmetrics" not in content_type:
+        try:
+            seen = scan(text)
+        except Unvouched:
+            pass
+        else:
+            if wanted is None:
+                return Exposition(url, _families(text, content_type, url), seen.declared,
+                                  frozenset(seen.helped), seen.labels(), tuple(seen.untyped()),
+                                  seen.series_names())
+            return Exposition(
+                url, _families(seen.text_of(text, wanted), content_type, url), seen.declared,
+                frozenset(seen.helped), seen.labels(), tuple(seen.untyped()), seen.series_names(),
+                lambda name: _families(seen.text_of(text, {name}), content_type, url),
+            )
+    families = _families(text, content_type, url)
+    declared, helped = declared_types(text), frozenset(HELP_LINE.findall(text))
+    whole = Exposition(url, families, declared, helped)
+    labels = {name: {k for f in [whole.family(name)] if f for s in f.samples for k in s.labels}
+              for name in [*declared, *families]}
+    untyped = tuple(f.name for f in families.values() if f.type == "unknown"
+                    and f.name not in declared)
+    return Exposition(url, families, declared, helped, labels, untyped,
+                      frozenset(whole.by_series))
+
+
+def _families(text: str, content_type: str, url: str) -> dict[str, Metric]:
+    """prometheus_client's families of ``text``; ExpositionError when malformed."""
     if "openmetrics" in content_type:
         from prometheus_client.openmetrics.parser import text_string_to_metric_families
     else:
@@ -103,12 +153,12 @@ def parse(text: str, content_type: str, url: str) -> Exposition:
         raise ExpositionError(
             f"GET {url}: not a Prometheus exposition: {clip(str(exc), PARSE_ERROR_CHARS)}"
         ) from None
-    return Exposition(url, families, declared_types(text), frozenset(HELP_LINE.findall(text)))
+    return families
 
 
-def scrape(http: Http, metrics: Metrics) -> Exposition:
-    """GET ``metrics.path`` within its deadline and byte cap, and parse it; ExpositionError naming
-    the URL when there is no exposition."""
+def scrape(http: Http, metrics: Metrics, wanted: Collection[str] | None = None) -> Exposition:
+    """GET ``metrics.path`` within its deadline and byte cap, and parse it (the families
+    ``wanted`` names); ExpositionError naming the URL when there is no exposition."""
     url = http.url(metrics.path)
     try:
         answer = http.get(metrics.path, timeout_s=metrics.timeout, max_bytes=metrics.max_bytes,
@@ -117,7 +167,7 @@ def scrape(http: Http, metrics: Metrics) -> Exposition:
         raise ExpositionError(str(exc)) from None
     if answer.status != 200:
         raise ExpositionError(f"GET {url}: status {answer.status} (expected 200)")
-    return parse(answer.text, answer.headers.get("Content-Type", ""), url)
+    return parse(answer.text, answer.headers.get("Content-Type", ""), url, wanted)
 
 
 TYPE_LINE = re.compile(r"^#\s+TYPE\s+(\S+)\s+(\S+)", re.MULTILINE)
@@ -145,7 +195,7 @@ def lint(exposition: Exposition) -> list[str]:
     """Lint problems as ``promtool check metrics`` words them: ``name problem``, sorted."""
     problems = []
     for name, kind in _metrics(exposition):
-        labels = {k for f in [exposition.family(name)] if f for s in f.samples for k in s.labels}
+        labels = exposition.labels.get(name, set())
         problems += [f"{name} {p}" for p in _name_problems(name, kind, labels)]
         if name not in exposition.helped:
             problems.append(f"{name} no help text")
@@ -155,10 +205,8 @@ def lint(exposition: Exposition) -> list[str]:
 def _metrics(exposition: Exposition) -> Iterable[tuple[str, str]]:
     """Every metric as its ``# TYPE`` line spells it, and untyped families by their name."""
     yield from exposition.declared.items()
-    typed = set(exposition.declared)
-    for family in exposition.families.values():
-        if family.type == "unknown" and family.name not in typed:
-            yield family.name, "untyped"
+    for name in exposition.untyped:
+        yield name, "untyped"
 
 
 def _name_problems(name: str, kind: str, labels: set[str]) -> list[str]:

@@ -193,7 +193,7 @@ class FlowRun:
     def metric(self, step: MetricStep) -> float | None:
         """The metric's value now (a fresh scrape), None when it has no such series."""
         try:
-            return scrape(self.http, self.metrics).value(step.metric, step.labels)
+            return scrape(self.http, self.metrics, {step.metric}).value(step.metric, step.labels)
         except ExpositionError as exc:
             raise StepFailed(str(exc)) from None
 

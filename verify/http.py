@@ -5,22 +5,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-import requests
-from urllib3.exceptions import ReadTimeoutError
-
 from deploy_gates.verify.excerpt import clip
-from deploy_gates.verify.http_deadline import (
-    CONNECTING,
-    READING,
-    TLS_HANDSHAKE,
-    WAITING,
-    Deadline,
-    DeadlineAdapter,
-    current,
-)
 from deploy_gates.verify.limits import (
     CONNECT_TIMEOUT_S,
     MAX_BYTES,
@@ -29,6 +17,11 @@ from deploy_gates.verify.limits import (
     FollowRedirects,
     size,
 )
+
+if TYPE_CHECKING:  # requests and the deadline adapter load with the first Http (gates that use it)
+    import requests
+
+    from deploy_gates.verify.http_deadline import Deadline
 
 EXCERPT_CHARS = 2000
 CHUNK_BYTES = 64 * 1024
@@ -57,6 +50,8 @@ class Answer:
     def json(self) -> Any:
         """The body as JSON; an HttpError naming the URL when it is not JSON."""
         try:
+            import requests
+
             return requests.models.complexjson.loads(self.text)
         except ValueError:
             kind = self.headers.get("Content-Type", "unknown content type")
@@ -82,6 +77,10 @@ class Http:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
         self.max_bytes = max_bytes
+        import requests
+
+        from deploy_gates.verify.http_deadline import DeadlineAdapter
+
         self.session = requests.Session()
         adapter = DeadlineAdapter()
         self.session.mount("http://", adapter)
@@ -97,6 +96,8 @@ class Http:
         """Send one request and read its answer within ``timeout_s`` in all, redirects included;
         an HttpError says why there is no answer. A body over ``max_bytes`` is an error naming
         ``max_bytes_key``, the spec key that sets the cap."""
+        from deploy_gates.verify.http_deadline import Deadline
+
         url = self.url(path)
         cap = max_bytes or self.max_bytes
         start = time.perf_counter()
@@ -132,6 +133,10 @@ class Http:
     def _send(self, deadline: Deadline, method: str, url: str, **kwargs: Any
               ) -> requests.Response:
         """One request, its answer's head read; the body is left to stream."""
+        import requests
+
+        from deploy_gates.verify.http_deadline import CONNECTING, current
+
         left = max(deadline.remaining(), 0.001)
         deadline.phase = CONNECTING
         token = current.set(deadline)
@@ -180,6 +185,10 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 def _read(response: requests.Response, deadline: Deadline, cap: int, key: str, method: str,
           url: str) -> bytes:
     """The body, streamed, refused past ``cap`` bytes (decoded)."""
+    import requests
+
+    from deploy_gates.verify.http_deadline import READING
+
     declared = response.headers.get("Content-Length", "") if method != "HEAD" else ""
     if declared.isdigit() and int(declared) > cap:
         raise HttpError(f"{method} {url}: body of {size(int(declared))} (Content-Length) over the "
@@ -201,6 +210,11 @@ def _read(response: requests.Response, deadline: Deadline, cap: int, key: str, m
 def _failure(method: str, url: str, exc: Exception, deadline: Deadline,
              received: str = "") -> str:
     """The one-line reason an exchange failed; a timeout names the phase it happened in."""
+    import requests
+    from urllib3.exceptions import ReadTimeoutError
+
+    from deploy_gates.verify.http_deadline import CONNECTING, TLS_HANDSHAKE, WAITING
+
     where = f"{method} {url}"
     timed_out = deadline.expired or isinstance(exc, requests.exceptions.Timeout) or any(
         isinstance(arg, ReadTimeoutError) for arg in exc.args)

@@ -3,14 +3,18 @@ with its type, bounds and labels; optionally, the exposition passes promtool's l
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
-from prometheus_client.samples import Sample
 
 from deploy_gates.fixtures.targets import known_runbook
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.spec.sections import MetricSpec
 from deploy_gates.verify.exposition import SPEC_TYPES, Exposition, lint
 from deploy_gates.verify.outcome import fail_gate, require
+
+if TYPE_CHECKING:
+    from prometheus_client.samples import Sample
 
 pytestmark = pytest.mark.postdeploy
 

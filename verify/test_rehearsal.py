@@ -17,15 +17,20 @@ import pytest
 
 from deploy_gates.fixtures.ephemeral import Server
 from deploy_gates.fixtures.ephemeral.server import providers_with
-from deploy_gates.fixtures.targets import Target, file_label, known_runbook
+from deploy_gates.fixtures.targets import (
+    Target,
+    file_label,
+    known_runbook,
+    parametrize_per_target,
+)
 from deploy_gates.migrate import MigrationError, up
 from deploy_gates.migrate.execute import Watcher
 from deploy_gates.redact import Redactor
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.reports.rehearsal_table import MIGRATION_EVIDENCE
 from deploy_gates.rollback import backup, down, restore
-from deploy_gates.settings import Settings
-from deploy_gates.spec.runbook import Runbook
+from deploy_gates.settings import Settings, settings_key
+from deploy_gates.spec.runbook import EphemeralTarget, Runbook
 from deploy_gates.verify.catalog import Catalog, changes
 from deploy_gates.verify.datagen import fill, read_tables
 from deploy_gates.verify.expectations import Expected
@@ -50,8 +55,14 @@ pytestmark = [pytest.mark.rehearsal, pytest.mark.destructive]
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     runbook = known_runbook(metafunc.config)
     if "expected" in metafunc.fixturenames:
-        items = release_expectations(runbook)
-        metafunc.parametrize("expected", items, ids=[e.id for e in items])
+        names = metafunc.config.stash[settings_key].targets
+        ephemeral = [n for n in names if isinstance(runbook.targets[n], EphemeralTarget)]
+        rows = [(e.id, e) for e in release_expectations(runbook)] if ephemeral or not names else []
+        if not names:
+            metafunc.parametrize("expected", [e for _, e in rows], ids=[i for i, _ in rows])
+        else:
+            # built for the ephemeral targets only: on a live one, every one would be refused
+            parametrize_per_target(metafunc, "expected", lambda n: rows if n in ephemeral else [])
     names = [f.name for f in split_at_baseline(runbook)[1]] if runbook.migrations else []
     if "stair" in metafunc.fixturenames:
         batch_only = rehearsal_mode(metafunc.config, runbook) == "batch"

@@ -212,7 +212,7 @@ class Runbook(Strict):
         names.update(r.auth_env for r in requests if getattr(r, "auth_env", None))
         return names
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 def load_runbook(path: Path) -> Runbook:

@@ -15,7 +15,7 @@ ACTIONS = ("no action", "restrict", "cascade", "set null", "set default")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 def _action(value: Any) -> Any:
