@@ -73,6 +73,12 @@ def test_column_shorthand_is_a_type(tmp_path: Path) -> None:
         (HEAD + "targets: {}\nsmoke:\n  f:\n    steps:\n      - {get: /a, save: {id: $.id}, "
                 "public: [job]}\n",
          ":7: smoke.f.steps.0: Value error, public: 'job' is not saved by this step (save: id)"),
+        (HEAD + "runbook:\n  title: t\n  steps: {'1': a}\n  manual: {'2': video call active}\n"
+                "targets: {}\n",
+         ":6: runbook.manual.2: unknown runbook step '2' (known: 1)"),
+        (HEAD + "runbook:\n  title: t\n  steps: {'1': a}\n  manual: {'1': ''}\n"
+                "targets: {}\n",
+         ":6: runbook.manual.1: String should have at least 1 character"),
         ("- just\n- a list\n", ":1: a runbook spec is a mapping"),
         ("", ": runbook spec is empty"),
     ],
