@@ -124,7 +124,7 @@ KEYS: dict[str, dict[str, tuple[str, str]]] = {
                         "{invoices: {invoices_customer_fk: {foreign_key: [customer_id], "
                         "references: customers}}}"),
         "grants": ("privileges roles must hold", "[{role: reporting, privilege: SELECT, "
-                   "on: invoices}]"),
+                   "\"on\": invoices}]"),
         "policies": ("row-level security policies by table and name; `null` checks only the "
                      "name", "{invoices: {tenant_isolation: {command: select}}}"),
         "row_level_security": ("tables that must have row-level security enabled",

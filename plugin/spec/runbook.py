@@ -13,6 +13,7 @@ from deploy_gates.spec.schema import (
     GrantSpec,
     Identifier,
     IndexSpec,
+    NamesOrMapping,
     PolicySpec,
     names_to_mapping,
 )
@@ -111,8 +112,12 @@ ColumnSpec = Annotated[
 ]
 
 
-IndexMap = Annotated[dict[Identifier, IndexSpec | None], BeforeValidator(names_to_mapping)]
-PolicyMap = Annotated[dict[Identifier, PolicySpec | None], BeforeValidator(names_to_mapping)]
+IndexMap = Annotated[
+    dict[Identifier, IndexSpec | None], BeforeValidator(names_to_mapping), NamesOrMapping()
+]
+PolicyMap = Annotated[
+    dict[Identifier, PolicySpec | None], BeforeValidator(names_to_mapping), NamesOrMapping()
+]
 
 
 class Schema(Strict):

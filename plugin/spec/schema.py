@@ -94,3 +94,15 @@ class PolicySpec(_Strict):
 def names_to_mapping(value: Any) -> Any:
     """A list of names is a mapping of each name to no detail: ``[a, b]`` -> ``{a: None, ...}``."""
     return dict.fromkeys(value) if isinstance(value, list) else value
+
+
+class NamesOrMapping:
+    """JSON Schema of a mapping that ``names_to_mapping`` also takes as a list of its keys."""
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        mapping = handler(core_schema)
+        names = {"type": "array", "items": {"type": "string", **mapping.get("propertyNames", {})}}
+        key = next(iter(mapping.get("patternProperties", {})), None)
+        if key is not None:
+            names["items"]["pattern"] = key
+        return {"anyOf": [mapping, names]}
