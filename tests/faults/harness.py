@@ -1,0 +1,68 @@
+"""Run one fault group: a copy of its example with the group's files changed and the sample
+service's fault switches on, the gates run the way users run them, in one pytest process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.commands import clean_env
+from tests.faults.catalog import Group
+from tests.gaterun import ROOT
+
+
+def prepare(group: Group, workdir: Path) -> Path:
+    """The copy of the group's example, with its edits and switches; its spec's path."""
+    copy = workdir / group.example
+    shutil.copytree(ROOT / "examples" / group.example, copy)
+    if not group.keep_lock:
+        (copy / "runbook.lock.json").unlink()
+    for name, old, new in group.edits:
+        path = copy / name
+        if new is None:
+            path.unlink()
+            continue
+        text = path.read_text()
+        assert old in text, f"{group.name}: {name} does not hold {old!r}"
+        path.write_text(text.replace(old, new, 1) if old else new)
+    spec = copy / "runbook.yaml"
+    text = spec.read_text().replace("PYTHONPATH: ../..", f"PYTHONPATH: {ROOT}")
+    if group.switches:
+        text = text.replace('--log-file, "{log_file}"',
+                            f'--log-file, "{{log_file}}", --faults, "{",".join(group.switches)}"')
+        for ready in ("ready: /health/ready", "ready: /health"):
+            text = text.replace(ready, "ready: /__faults")
+    spec.write_text(text)
+    return spec
+
+
+def old_tools(workdir: Path) -> Path:
+    """A folder with a kubectl that answers its version command as 1.27.3 does."""
+    folder = workdir / "bin"
+    folder.mkdir()
+    kubectl = folder / "kubectl"
+    kubectl.write_text('#!/bin/sh\n[ "$*" = "version --client" ] && echo "Client Version: v1.27.3"\n')
+    kubectl.chmod(0o755)
+    return folder
+
+
+def run_group(group: Group, workdir: Path) -> dict[str, dict]:
+    """The gates of the group's run, by name, from its JSON summary."""
+    spec = prepare(group, workdir)
+    out = workdir / "out"
+    env = dict(group.env)
+    if group.fake_tools:
+        env["PATH"] = f"{old_tools(workdir)}:{os.environ['PATH']}"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-c", str(ROOT / "pyproject.toml"),
+         "--rootdir", str(ROOT), str(ROOT / "verify"), f"--runbook={spec}", f"--report-dir={out}",
+         f"--target={group.target}", "--db-provider=embedded", "-q", *group.args],
+        cwd=ROOT, env=clean_env(**env), capture_output=True, text=True, timeout=180,
+    )
+    summaries = list(out.glob("*.json"))
+    assert len(summaries) == 1, result.stdout[-3000:] + result.stderr[-2000:]
+    return {g["name"]: g for g in json.loads(summaries[0].read_text())["gates"]}
