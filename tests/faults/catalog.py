@@ -34,6 +34,9 @@ class Group:
     env: dict[str, str] = field(default_factory=dict)
     keep_lock: bool = False          # keep runbook.lock.json (else the copy has none)
     fake_tools: bool = False         # old tools first on PATH (tests/faults/harness.py)
+    live: str | None = None          # a live target's env variable: its database gets the release
+    through: str | None = None       # ... migrated through this file only (default: every file)
+    live_sql: str = ""               # ... then this SQL, as the database's owner
 
 
 SYSTEMS = {"router_api": "router-api", "granter": "granter", "tascade": "tascade",
@@ -269,4 +272,25 @@ GROUPS: tuple[Group, ...] = (
         Fault("tool missing on the deploy host", "test_tool[helm]", "helm is not on PATH"),
     ), target="prod", args=("-m", "predeploy", "-k", "test_tool and (kubectl or helm)"),
         fake_tools=True),
+    # the ledger of a live target, read-only (steps 2.2, 3.6): a database the release went to
+    Group("granter-not-applied", "granter", (
+        Fault("migration not applied", "test_nothing_pending",
+              "20260128001000_ia_extractions.sql",
+              ("test_applied_through[*]", "test_release_object[*ia_extractions*]")),
+    ), target="prod", args=("-m", "postdeploy", "-k", "ledger or applied or nothing or release_object"),
+        keep_lock=True, live="GRANTER_DATABASE_URL", through="20260127000400_scraper_runs.sql"),
+    Group("platform-failed-ledger-row", "api_platform", (
+        Fault("failed ledger row", "test_nothing_failed", "20250117_add_webhooks_table.sql",
+              ("test_applied_through[*]",)),
+    ), target="prod", args=("-m", "postdeploy", "-k", "ledger or applied or nothing"),
+        live="API_PLATFORM_DATABASE_URL",
+        live_sql="UPDATE schema_migrations SET success = false "
+                 "WHERE version = '20250117_add_webhooks_table.sql'"),
+    Group("granter-ledger-drift", "granter", (
+        Fault("checksum drift in the ledger", "test_ledger_checksums",
+              "20260127000200_grants_search_index.sql"),
+    ), target="prod", args=("-m", "postdeploy", "-k", "ledger or applied or nothing"),
+        live="GRANTER_DATABASE_URL",
+        live_sql="UPDATE schema_migrations SET checksum = md5('other') "
+                 "WHERE version = '20260127000200_grants_search_index.sql'"),
 )

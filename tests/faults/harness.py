@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
+
 from tests.commands import clean_env
 from tests.faults.catalog import Group
 from tests.gaterun import ROOT
@@ -50,11 +52,30 @@ def old_tools(workdir: Path) -> Path:
     return folder
 
 
-def run_group(group: Group, workdir: Path) -> dict[str, dict]:
-    """The gates of the group's run, by name, from its JSON summary."""
+def deploy(group: Group, spec: Path, dsn: str) -> None:
+    """Migrate the live database at ``dsn`` as the group says, then run its ``live_sql``."""
+    through = ("--through", group.through) if group.through else ()
+    subprocess.run(
+        [sys.executable, "-m", "deploy_gates", "migrate", "up", "--dsn", dsn,
+         "--dir", str(spec.parent / "migrations"), "--report-dir", str(spec.parent / "logs"),
+         *through],
+        cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=120, check=True,
+    )
+    if group.live_sql:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(group.live_sql)
+
+
+def run_group(group: Group, workdir: Path, dsn: str | None = None) -> dict[str, dict]:
+    """The gates of the group's run, by name, from its JSON summary; a group with a live
+    target gets the database at ``dsn``."""
     spec = prepare(group, workdir)
     out = workdir / "out"
     env = dict(group.env)
+    if group.live:
+        assert dsn is not None, f"{group.name} needs a database"
+        deploy(group, spec, dsn)
+        env[group.live] = dsn
     if group.fake_tools:
         env["PATH"] = f"{old_tools(workdir)}:{os.environ['PATH']}"
     result = subprocess.run(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from deploy_gates.fixtures.ephemeral import Server
 from deploy_gates.waivers import glob_match
 from tests.faults import matrix
 from tests.faults.catalog import GROUPS, SYSTEMS, Group
@@ -25,17 +26,21 @@ PRESENT = [g for g in GROUPS if (ROOT / "examples" / g.example).is_dir()]
 
 
 @pytest.fixture(scope="session")
-def fault_runs() -> dict[str, dict[str, dict]]:
-    """Each present group's gates by name, from one run of it."""
+def fault_runs(request: pytest.FixtureRequest, pg_server: Server) -> dict[str, dict[str, dict]]:
+    """The gates by name of each present group a selected test checks, from one run of it."""
+    selected = {item.callspec.params["group"].name for item in request.session.items
+                if item.originalname == "test_fault_is_caught_by_its_gate_only"}
+    groups = [g for g in PRESENT if g.name in selected]
     with tempfile.TemporaryDirectory(prefix="faults-") as folder:
 
         def run(group: Group) -> dict[str, dict]:
             workdir = Path(folder) / group.name
             workdir.mkdir()
-            return run_group(group, workdir)
+            dsn = pg_server.create_database("faults") if group.live else None
+            return run_group(group, workdir, dsn)
 
         with ThreadPoolExecutor(max_workers=2) as pool:
-            return dict(zip([g.name for g in PRESENT], pool.map(run, PRESENT), strict=True))
+            return dict(zip([g.name for g in groups], pool.map(run, groups), strict=True))
 
 
 @pytest.mark.parametrize("group", GROUPS, ids=[g.name for g in GROUPS])
