@@ -37,6 +37,7 @@ class Group:
     live: str | None = None          # a live target's env variable: its database gets the release
     through: str | None = None       # ... migrated through this file only (default: every file)
     live_sql: str = ""               # ... then this SQL, as the database's owner
+    traffic: tuple[tuple[str, str], ...] = ()  # requests to the service a real Prometheus scrapes
 
 
 SYSTEMS = {"router_api": "router-api", "granter": "granter", "tascade": "tascade",
@@ -293,4 +294,24 @@ GROUPS: tuple[Group, ...] = (
         live="GRANTER_DATABASE_URL",
         live_sql="UPDATE schema_migrations SET checksum = md5('other') "
                  "WHERE version = '20260127000200_grants_search_index.sql'"),
+    # Prometheus thresholds (steps 4.5, Monitoring, III.3.1, When): a real Prometheus scraping the
+    # sample service of the live target, after a bounded burst of requests
+    Group("granter-prometheus", "granter", (
+        Fault("error rate over threshold", "test_prometheus[error_rate]", "< 0.001"),
+    ), switches=("step_500",), target="prod", args=("-m", "postdeploy", "-k", "test_prometheus"),
+        live="GRANTER_DATABASE_URL",
+        traffic=(("POST", "/auth/login"),) * 4 + (("GET", "/health"),) * 2),
+    # p95 over budget is not in the matrix: the sample service's `slow` switch delays /metrics
+    # too, past the scrape timeout of a Prometheus scraping every second, so there is no data
+    Group("router-prometheus-no-data", "router_api", (
+        Fault("Prometheus no data", "test_prometheus[refund_counter_scraped]", "no data"),
+    ), switches=("missing_metric",), target="staging",
+        args=("-m", "postdeploy", "-k", "test_prometheus"), live="ROUTER_STAGING_DATABASE_URL",
+        edits=(("runbook.yaml", "within: 2m", "within: 2s"), ("runbook.yaml", "every: 10s", "every: 1s")),
+        traffic=(("GET", "/health"),) * 3),
+    Group("platform-prometheus-rollback", "api_platform", (
+        Fault("error rate over the rollback threshold", "test_prometheus[rollback_error_rate]",
+              "< 0.05"),
+    ), switches=("step_500",), target="prod", args=("-m", "postdeploy", "-k", "test_prometheus"),
+        live="API_PLATFORM_DATABASE_URL", traffic=(("POST", "/v1/auth/login"),) * 6),
 )

@@ -5,16 +5,25 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
+import requests
 
+from deploy_gates.fixtures.service import start_service, stop_service
+from deploy_gates.redact import Redactor
+from deploy_gates.spec.sections import ServiceStart
 from tests.commands import clean_env
-from tests.faults.catalog import Group
+from tests.faults.catalog import SYSTEMS, Group
 from tests.gaterun import ROOT
+from tests.prometheus_server import running_prometheus
+
+SCRAPES_S = 2.5
 
 
 def prepare(group: Group, workdir: Path) -> Path:
@@ -76,8 +85,39 @@ def run_group(group: Group, workdir: Path, dsn: str | None = None) -> dict[str, 
         assert dsn is not None, f"{group.name} needs a database"
         deploy(group, spec, dsn)
         env[group.live] = dsn
+    if group.traffic:
+        return _with_prometheus(group, spec, dsn or "", workdir, env)
+    return _run(group, spec, out, env)
+
+
+def _with_prometheus(group: Group, spec: Path, dsn: str, workdir: Path,
+                     env: dict[str, str]) -> dict[str, dict]:
+    """The group's service (with its switches) scraped by a real Prometheus, after its traffic;
+    the live target of the copy points at both."""
+    start = ServiceStart(command=[
+        sys.executable, "-m", "examples.sample_service", "--system", SYSTEMS[group.example],
+        "--dsn", "{dsn}", "--port", "{port}", "--log-file", "{log_file}",
+        "--faults", ",".join(group.switches)], env={"PYTHONPATH": str(ROOT)}, ready="/__faults")
+    process, service = start_service(start, dsn, workdir / "service.log", Redactor(), workdir)
+    try:
+        with running_prometheus([service.base_url.removeprefix("http://")], workdir / "p") as url:
+            for _burst in (0, 1):  # a series' first sample is no increase: scraped before and after
+                for method, path in group.traffic:
+                    requests.request(method, service.base_url + path, json={}, timeout=10)
+                time.sleep(SCRAPES_S)
+            text = re.sub(r"base_url: http://127\.0\.0\.1:\d+", f"base_url: {service.base_url}",
+                          spec.read_text())
+            spec.write_text(text.replace("prometheus_url: http://127.0.0.1:9090",
+                                         f"prometheus_url: {url}"))
+            return _run(group, spec, workdir / "out", env)
+    finally:
+        stop_service(process)
+
+
+def _run(group: Group, spec: Path, out: Path, env: dict[str, str]) -> dict[str, dict]:
+    """One pytest process of the gates on the copy ``spec``; its JSON summary's gates by name."""
     if group.fake_tools:
-        env["PATH"] = f"{old_tools(workdir)}:{os.environ['PATH']}"
+        env["PATH"] = f"{old_tools(out.parent)}:{os.environ['PATH']}"
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-c", str(ROOT / "pyproject.toml"),
          "--rootdir", str(ROOT), str(ROOT / "verify"), f"--runbook={spec}", f"--report-dir={out}",
