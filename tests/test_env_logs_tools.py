@@ -192,6 +192,28 @@ def test_custom_gates_get_the_testinfra_host(pytester: pytest.Pytester, fake_too
         passed=1)
 
 
+def test_tools_on_follow_the_target(pytester: pytest.Pytester, fake_tools: Path) -> None:
+    body = 'tools: {deployctl: "==2.4"}\ntools_on: {prod: {kubectl: ">=1.28"}}\n'
+    _, gates = run(pytester, body, "tools", target="staging")
+    assert outcomes(gates) == {"test_tool[deployctl]": "passed"}
+    _, gates = run(pytester, body, "tools", target="prod")
+    assert outcomes(gates) == {"test_tool[deployctl]": "passed", "test_tool[kubectl]": "failed"}
+    _, gates = run(pytester, body, "tools", target="staging,prod")
+    assert outcomes(gates) == {"test_tool[deployctl-staging]": "passed",
+                               "test_tool[deployctl-prod]": "passed",
+                               "test_tool[kubectl-prod]": "failed"}
+
+
+def test_tools_on_names_a_known_target(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", runbook=TARGETS.format(python=sys.executable, host="local://")
+                      + 'tools_on: {prd: {kubectl: ">=1.28"}}\n')
+    result = pytester.runpytest_subprocess(
+        "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT),
+        f"--runbook={pytester.path / 'runbook.yaml'}", "--target=prod", "--collect-only")
+    result.stderr.fnmatch_lines(
+        ["*runbook.yaml:13: tools_on.prd: unknown target 'prd' (targets: rehearsal, staging, prod)"])
+
+
 @pytest.mark.skipif(shutil.which("ssh") is None, reason="needs an ssh client")
 def test_tools_on_the_targets_host_say_when_it_cannot_be_reached(
     pytester: pytest.Pytester,

@@ -103,6 +103,12 @@ def test_on_off_yes_and_no_are_words_as_in_yaml_1_2(tmp_path: Path) -> None:
          ":5: rehearsal.squawk.exclude.0: String should match pattern"),
         (HEAD + "targets: {}\nrehearsal:\n  data:\n    seed: [seed/nope.sql]\n",
          ":6: rehearsal.data.seed.0: file {base}/seed/nope.sql does not exist"),
+        (HEAD + "runbook:\n  title: t\n  steps: {'1': a}\n  manual: {'2': video call active}\n"
+                "targets: {}\n",
+         ":6: runbook.manual.2: unknown runbook step '2' (known: 1)"),
+        (HEAD + "runbook:\n  title: t\n  steps: {'1': a}\n  manual: {'1': ''}\n"
+                "targets: {}\n",
+         ":6: runbook.manual.1: String should have at least 1 character"),
         ("- just\n- a list\n", ":1: a runbook spec is a mapping"),
         ("", ": runbook spec is empty"),
     ],

@@ -36,6 +36,8 @@ KEYS: dict[str, dict[str, tuple[str, str]]] = {
                  '{file: "{log_file}", absent: [" ERROR "]}'),
         "tools": ("tools that must be on PATH of the target's host, with a minimum version",
                   '{psql: ">=15", kubectl: ">=1.28"}'),
+        "tools_on": ("more tools by target name, needed on that target's host only (added to "
+                     "`tools`)", '{prod: {kubectl: ">=1.28", helm: ">=3.12"}}'),
         "grafana": ("Grafana dashboards and alert rules to check, offline and through the API",
                     "{dashboards: [grafana/dashboard.json], datasource: prometheus-main}"),
         "custom_gates": ("folders or files of your own gates, relative to the spec: collected "
@@ -73,6 +75,8 @@ KEYS: dict[str, dict[str, tuple[str, str]]] = {
         "title": ("the runbook's title", '"Tascade P5.M3: deployment and rollback runbook"'),
         "steps": ("the runbook's steps, id to title; reports show each with its gates",
                   '{"4.4": "Verify migrations applied", "9": Rollback rehearsal}'),
+        "manual": ("the steps no gate automates, id to the reason they stay manual; "
+                   "docs/seeds.md shows each", '{"1.2": "video call active"}'),
     },
     "EphemeralTarget": {
         "kind": ("a throwaway PostgreSQL the suite starts and removes", "ephemeral"),

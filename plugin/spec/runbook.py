@@ -153,6 +153,7 @@ class RunbookSource(Strict):
 
     title: str
     steps: dict[str, str] = {}
+    manual: dict[str, Annotated[str, Field(min_length=1)]] = {}
 
 
 Severity = Literal["blocker", "advisory"]
@@ -174,6 +175,9 @@ class Ticket(Strict):
     user_env: str | None = None
 
 
+ToolRequirement = Annotated[str, Field(pattern=r"^(>=|==|>)?\s*\d+(\.\d+)*$")]
+
+
 class Runbook(Strict):
     """A whole runbook spec."""
 
@@ -192,7 +196,8 @@ class Runbook(Strict):
     prometheus: dict[str, PromQuery] = {}
     env: EnvManifest | None = None
     logs: Logs | None = None
-    tools: dict[str, Annotated[str, Field(pattern=r"^(>=|==|>)?\s*\d+(\.\d+)*$")]] = {}
+    tools: dict[str, ToolRequirement] = {}
+    tools_on: dict[str, dict[str, ToolRequirement]] = {}
     grafana: Grafana | None = None
     custom_gates: list[Path] = []
     rehearsal: RehearsalSpec = RehearsalSpec()
@@ -295,21 +300,30 @@ def _check_version_from(path: Path, spec: Runbook, lines: dict) -> None:
 
 
 def _check_env_targets(path: Path, spec: Runbook, lines: dict) -> None:
-    """``env.required_on``, ``env.forbidden_on`` and ``env.source_on`` may only name targets of
-    the spec."""
-    for key in ("required_on", "forbidden_on", "source_on"):
-        for name in getattr(spec.env, key) if spec.env else {}:
+    """``env.required_on``, ``env.forbidden_on``, ``env.source_on`` and ``tools_on`` may only
+    name targets of the spec."""
+    keyed = [(("env", key), getattr(spec.env, key) if spec.env else {})
+             for key in ("required_on", "forbidden_on", "source_on")]
+    for keys, per_target in [*keyed, (("tools_on",), spec.tools_on)]:
+        for name in per_target:
             if name not in spec.targets:
-                line = lines.get(("env", key, name), 1)
+                line = lines.get((*keys, name), 1)
                 raise SpecError(
-                    f"{path}:{line}: env.{key}.{name}: unknown target {name!r} "
+                    f"{path}:{line}: {'.'.join(keys)}.{name}: unknown target {name!r} "
                     f"(targets: {', '.join(spec.targets)})"
                 )
 
 
 def _check_steps(path: Path, spec: Runbook, lines: dict) -> None:
-    """A gate rule may only name a step the runbook lists."""
+    """A gate rule, and a manual step, may only name a step the runbook lists."""
     steps = spec.runbook.steps if spec.runbook else {}
+    for step in spec.runbook.manual if spec.runbook else {}:
+        if step not in steps:
+            line = lines.get(("runbook", "manual", step), 1)
+            raise SpecError(
+                f"{path}:{line}: runbook.manual.{step}: unknown runbook step {step!r} "
+                f"(known: {', '.join(steps) or 'none: add runbook.steps'})"
+            )
     for index, rule in enumerate(spec.gates):
         if rule.step is not None and rule.step not in steps:
             line = lines.get(("gates", index, "step"), 1)
