@@ -7,23 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from deploy_gates.migrate.checks import select_pending
 from deploy_gates.migrate.db import session
 from deploy_gates.migrate.errors import MigrationError
 from deploy_gates.migrate.execute import StatementError, elapsed_ms, run_statements
-from deploy_gates.migrate.files import MigrationFile
-from deploy_gates.migrate.ledger import (
-    DEFAULT_SETTINGS,
-    LedgerTable,
-    ensure,
-    locate,
-    mark_succeeded,
-    read,
-    record,
-)
+from deploy_gates.migrate.ledger import DEFAULT_SETTINGS, LedgerTable, layout_of, locate
 from deploy_gates.migrate.lock import migration_lock, set_lock_timeout
 from deploy_gates.migrate.log import MigrationLog, Reporter
+from deploy_gates.migrate.migration import Migration
 from deploy_gates.redact import redact_dsn
 from deploy_gates.spec.runbook import Ledger
 
@@ -36,64 +29,80 @@ class AppliedMigration:
     execution_ms: int
 
 
-def _directory_of(files: list[MigrationFile]) -> str:
+def _directory_of(files: list[Migration]) -> str:
     """The directory the files came from, for logs."""
     return ", ".join(sorted({str(f.path.parent) for f in files})) or "(no files)"
 
 
 def plan(
     dsn: str,
-    files: list[MigrationFile],
+    files: list[Migration],
     *,
     through: str | None = None,
     ledger: Ledger = DEFAULT_SETTINGS,
     allow_out_of_order: bool = False,
-) -> list[MigrationFile]:
+) -> list[Migration]:
     """The files ``up`` would apply now, after the same safety checks; changes nothing."""
     with session(dsn) as conn:
-        table = locate(conn, ledger)
-        rows = read(conn, table, full=True)
+        table = locate(conn, ledger, layout_of(files))
+        found = table.read(conn, files)
     return select_pending(
-        files, rows, ledger=str(table), through=through, allow_out_of_order=allow_out_of_order
+        files, found.rows if found else [], ledger=str(table), through=through,
+        allow_out_of_order=allow_out_of_order,
     )
 
 
-def _apply(conn: psycopg.Connection, table: LedgerTable, file: MigrationFile) -> int:
-    """Run ``file`` and record it; return its execution time in ms."""
-    statements = file.statements()
+def left_behind(before: dict[str, str], conn: psycopg.Connection) -> str:
+    """What changed in the schema since the fingerprint ``before``, in a few words."""
+    from deploy_gates.verify.catalog import diff, read_catalog
+
+    changes = diff(before, read_catalog(conn).fingerprint())
+    shown = ", ".join(c.replace("left behind: ", "") for c in changes[:8])
+    more = f" and {len(changes) - 8} more" if len(changes) > 8 else ""
+    return f"it left behind: {shown}{more}" if changes else "it left no schema change behind"
+
+
+def _apply(conn: psycopg.Connection, table: LedgerTable, migration: Migration) -> int:
+    """Run ``migration`` and record it; return its execution time in ms."""
+    statements = migration.statements()
+    started = table.start(conn, migration)
     start = time.monotonic()
-    if file.transactional:
+    if migration.transactional:
         try:
             with conn.transaction():
-                run_statements(conn, file.name, statements)
+                run_statements(conn, migration.up.label, statements)
                 elapsed = elapsed_ms(start)
-                record(conn, table, file, success=True, execution_ms=elapsed)
+                table.finish(conn, migration, elapsed, started)
         except StatementError as exc:
-            raise MigrationError(
-                f"{exc}; nothing from this file was applied, ledger unchanged"
-            ) from exc
+            ledger = (f"recorded as failed in {table}, as {table.format} does: inspect it, then "
+                      "clear that ledger entry to retry" if started else "ledger unchanged")
+            raise MigrationError(f"{exc}; nothing from this file was applied, {ledger}") from exc
         return elapsed
-    record(conn, table, file, success=False, execution_ms=None)
+    from deploy_gates.verify.catalog import read_catalog
+
+    before = read_catalog(conn).fingerprint()
     try:
-        run_statements(conn, file.name, statements)
+        run_statements(conn, migration.up.label, statements)
     except StatementError as exc:
-        before = (
-            f"the {exc.index} statement(s) before it stay applied"
-            if exc.index
-            else "the failed statement may have left partial effects (e.g. an INVALID index)"
+        if conn.info.transaction_status != TransactionStatus.IDLE:
+            conn.execute("ROLLBACK")
+        ledger = (
+            f"recorded as failed in {table}: inspect the database, then delete that ledger row "
+            "to retry" if started
+            else f"the {table.format} ledger {table} cannot record a failed run: it stays pending"
         )
         raise MigrationError(
-            f"{exc}; no-transaction file: {before}; recorded as failed in {table}: inspect the "
-            "database, then delete that ledger row to retry"
+            f"{exc}; not in one transaction: {exc.index} statement(s) before it stay applied, "
+            f"{left_behind(before, conn)}; {ledger}"
         ) from exc
     elapsed = elapsed_ms(start)
-    mark_succeeded(conn, table, file.name, elapsed)
+    table.finish(conn, migration, elapsed, started)
     return elapsed
 
 
 def up(
     dsn: str,
-    files: list[MigrationFile],
+    files: list[Migration],
     *,
     through: str | None = None,
     ledger: Ledger = DEFAULT_SETTINGS,
@@ -108,14 +117,15 @@ def up(
     applied: list[AppliedMigration] = []
     try:
         with session(dsn) as conn:
-            table = locate(conn, ledger)
+            table = locate(conn, ledger, layout_of(files))
             with migration_lock(
                 conn, str(table), timeout_s=lock_timeout_s, progress=report.progress
             ):
                 set_lock_timeout(conn, lock_timeout_s)
-                rows = ensure(conn, table)
+                table.ensure(conn)
+                found = table.read(conn, files)
                 pending = select_pending(
-                    files, rows, ledger=str(table), through=through,
+                    files, found.rows if found else [], ledger=str(table), through=through,
                     allow_out_of_order=allow_out_of_order,
                 )
                 for file in pending:

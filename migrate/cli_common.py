@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from deploy_gates.migrate.errors import MigrationError
+from deploy_gates.migrate.layouts import Discovery, scan
 from deploy_gates.migrate.ledger import DEFAULT_SETTINGS
 from deploy_gates.safety import permission_problem
 from deploy_gates.spec.runbook import IDENTIFIER, EphemeralTarget, Ledger, Migrations, load_runbook
@@ -130,6 +131,17 @@ def folder(given: Path | None, target: CliTarget, key: str, flag: str) -> Path:
         raise MigrationError(
             f"{flag} is needed (or --target with a spec that names migrations.{key})"
         )
+    return found
+
+
+def release_migrations(args: argparse.Namespace, target: CliTarget) -> Discovery:
+    """The migrations of ``--dir`` (else the spec's folder), read as the spec's layout (detected
+    when it names none, or without a spec); refused when the folder has problems."""
+    directory = folder(args.dir, target, "dir", "--dir")
+    settings = target.migrations
+    found = scan(directory, settings.layout if settings else None,
+                 allow_duplicate_versions=bool(settings and settings.allow_duplicate_versions))
+    found.require()
     return found
 
 

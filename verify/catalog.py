@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg import sql
 
-from deploy_gates.migrate.ledger import LedgerRow, LedgerTable, locate, select_rows
+from deploy_gates.migrate import Migration, MigrationError
+from deploy_gates.migrate.ledger import LedgerTable, layout_of, locate
 from deploy_gates.spec.runbook import Ledger, Runbook
 
 USER_SCHEMAS = """n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -95,7 +96,9 @@ class Catalog:
     extensions: dict[str, str] = field(default_factory=dict)
     schemas: set[str] = field(default_factory=set)
     ledger_table: LedgerTable | None = None
-    ledger: dict[str, bool] | None = None
+    ledger: dict[str, bool | None] | None = None
+    """Recorded migrations by name -> succeeded (None: the ledger does not record failures)."""
+    ledger_records_failures: bool = False
     ledger_problem: str | None = None
     nonempty_views: set[str] = field(default_factory=set)
     sql: dict[str, str] = field(default_factory=dict)
@@ -109,10 +112,10 @@ class Catalog:
     def fingerprint(self) -> dict[str, str]:
         """Every object and its definition (``kind name -> definition``), for diffs; the ledger
         table is bookkeeping, not schema, and is left out."""
-        ledger = str(self.ledger_table) if self.ledger_table else None
+        ledger = self.ledger_table
 
         def kept(key: str) -> bool:
-            return ledger is None or not (key == ledger or key.startswith(ledger + "."))
+            return ledger is None or not ledger.owns(key)
 
         items: dict[str, str] = {}
         for key, kind in self.relations.items():
@@ -148,10 +151,11 @@ def read_catalog(
     conn: psycopg.Connection,
     *,
     ledger: Ledger | None = None,
+    migrations: list[Migration] = (),
     probe_views: tuple[str, ...] = (),
 ) -> Catalog:
-    """Snapshot the schema of ``conn``'s database, with the ledger the settings name; the query
-    count does not grow with objects."""
+    """Snapshot the schema of ``conn``'s database, with the ledger the settings name (in the
+    shape of the ``migrations``' layout); the query count does not grow with objects."""
     cat = Catalog()
     with conn.cursor() as cur:
         for name, query in QUERIES.items():
@@ -159,7 +163,8 @@ def read_catalog(
             cat.sql[name] = query
             _store(cat, name, rows)
     if ledger is not None:
-        _read_ledger(conn, locate(conn, ledger), cat)
+        _read_ledger(conn, locate(conn, ledger, layout_of(list(migrations))), cat,
+                     list(migrations))
     existing = [v for v in probe_views if qualified(v) in cat.view_definitions]
     if existing:
         probes = sql.SQL(" UNION ALL ").join(
@@ -176,9 +181,12 @@ def read_catalog(
 
 def snapshot(conn: psycopg.Connection, runbook: Runbook) -> Catalog:
     """Read the catalog together with the ledger and the probed views the spec names."""
+    from deploy_gates.verify.release import migration_files
+
     return read_catalog(
         conn,
         ledger=runbook.migrations.ledger if runbook.migrations else None,
+        migrations=migration_files(runbook),
         probe_views=tuple(runbook.expected.empty_views),
     )
 
@@ -205,24 +213,24 @@ def _store(cat: Catalog, name: str, rows: list[tuple]) -> None:
         setattr(cat, name, dict(rows))
 
 
-def _read_ledger(conn: psycopg.Connection, table: LedgerTable, cat: Catalog) -> None:
-    """The ledger's rows (version -> succeeded), read as the runner reads them; or why not."""
+def _read_ledger(
+    conn: psycopg.Connection, table: LedgerTable, cat: Catalog, migrations: list[Migration]
+) -> None:
+    """The ledger's rows (migration name -> succeeded), read as the runner reads them; or why
+    not."""
     cat.ledger_table = table
-    prefix = f"{table}."
-    columns = {key.removeprefix(prefix) for key in cat.columns if key.startswith(prefix)}
-    if str(table) not in cat.relations:
+    try:
+        found = table.read(conn, migrations)
+    except MigrationError as exc:
+        cat.ledger_problem = str(exc)
+        return
+    if found is None:
         cat.ledger_problem = f"expected ledger table {table}; found: it does not exist"
         return
-    if table.version_column not in columns:
-        cat.ledger_problem = (
-            f"expected ledger table {table} with version column {table.version_column}; "
-            f"found: no column {table.version_column}"
-        )
-        return
-    query = select_rows(table, columns)
-    cat.sql["ledger"] = query.as_string(conn)
-    rows = [LedgerRow(*row) for row in conn.execute(query).fetchall()]
-    cat.ledger = {row.version: row.success for row in rows}
+    cat.sql["ledger"] = found.query
+    names = {m.id: m.name for m in migrations}
+    cat.ledger = {names.get(r.version, r.version): r.success for r in found.rows}
+    cat.ledger_records_failures = found.records_failures
 
 
 def qualified(name: str) -> str:

@@ -111,7 +111,7 @@ class Expected:
                 f"expected enum {self.name} with labels {', '.join(self.labels)}; "
                 f"found: {', '.join(cat.enums[key])}"
             )
-        if self.kind == "migration" and cat.ledger is not None and not cat.ledger[key]:
+        if self.kind == "migration" and cat.ledger is not None and cat.ledger[key] is False:
             return f"expected migration {self.name} applied successfully; found: recorded as failed"
         return None
 

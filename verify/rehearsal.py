@@ -11,12 +11,12 @@ from typing import TypeVar
 import psycopg
 import pytest
 
-from deploy_gates.migrate import MigrationError, MigrationFile, MigrationLog
+from deploy_gates.migrate import Migration, MigrationError, MigrationLog
 from deploy_gates.spec.runbook import Runbook
 from deploy_gates.verify.catalog import Catalog, snapshot
 from deploy_gates.verify.expectations import Expected, expected_objects
 from deploy_gates.verify.outcome import fail_gate
-from deploy_gates.verify.release import split_at_baseline
+from deploy_gates.verify.release import discovery, split_at_baseline
 
 T = TypeVar("T")
 CREATE_EXTENSION = re.compile(
@@ -31,6 +31,12 @@ def release_expectations(runbook: Runbook) -> list[Expected]:
     return expected_objects(runbook.expected, [f.name for f in release])
 
 
+def layout_of_spec(runbook: Runbook) -> str:
+    """The layout of the spec's migrations (as given, or detected)."""
+    found = discovery(runbook)
+    return found.layout if found else "numbered"
+
+
 @dataclass
 class Rehearsal:
     """One rehearsal: its database, the release's files, and what each step left for the next."""
@@ -40,8 +46,10 @@ class Rehearsal:
     report_dir: Path
     label: str
     scrub: Callable[[str], str]
-    baseline_files: list[MigrationFile] = field(default_factory=list)
-    release_files: list[MigrationFile] = field(default_factory=list)
+    baseline_files: list[Migration] = field(default_factory=list)
+    release_files: list[Migration] = field(default_factory=list)
+    files: list[Migration] = field(default_factory=list)
+    """Every migration of the system, in apply order."""
     baseline_fingerprint: dict[str, str] | None = None
     backup_path: Path | None = None
     broken: str | None = None
@@ -53,7 +61,14 @@ class Rehearsal:
     ) -> Rehearsal:
         """The rehearsal of ``runbook``'s release on the empty database ``dsn``."""
         baseline, release = split_at_baseline(runbook)
-        return cls(dsn, runbook, report_dir, label, scrub, baseline, release)
+        return cls(dsn, runbook, report_dir, label, scrub, baseline, release,
+                   discovery(runbook).require())
+
+    @property
+    def baseline_name(self) -> str | None:
+        """The last migration deployed before the release (repeatable ones aside)."""
+        versioned = [f for f in self.baseline_files if not f.repeatable]
+        return versioned[-1].name if versioned else None
 
     def log(self, phase: str) -> MigrationLog:
         """A migration log in the report directory for one phase of the rehearsal."""
@@ -64,9 +79,7 @@ class Rehearsal:
         found = set(self.runbook.expected.extensions)
         for f in self.baseline_files + self.release_files:
             text = "\n".join(
-                line
-                for line in f.path.read_text().splitlines()
-                if not line.lstrip().startswith("--")
+                line for line in f.up.text.splitlines() if not line.lstrip().startswith("--")
             )
             found.update(m.lower() for m in CREATE_EXTENSION.findall(text))
         return found

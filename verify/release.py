@@ -1,35 +1,51 @@
-"""The release as the runbook spec defines it: its migration files, baseline and down scripts."""
+"""The release as the runbook spec defines it: its migrations (in the spec's layout, detected when
+it names none), baseline and down scripts."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-from deploy_gates.migrate import MigrationFile, MigrationLog, discover, up
+from deploy_gates.migrate import Discovery, Migration, MigrationLog, scan, up
+from deploy_gates.migrate.migration import find
 from deploy_gates.spec.runbook import Runbook
 
 
-def migration_files(runbook: Runbook) -> list[MigrationFile]:
-    """Every migration file of the system, in order; empty when the spec has no migrations."""
-    return discover(runbook.migrations.dir) if runbook.migrations else []
+def discovery(runbook: Runbook) -> Discovery | None:
+    """The spec's migrations folder as read (with every problem found); None without one."""
+    settings = runbook.migrations
+    if settings is None:
+        return None
+    return scan(settings.dir, settings.layout,
+                allow_duplicate_versions=settings.allow_duplicate_versions)
 
 
-def split_at_baseline(runbook: Runbook) -> tuple[list[MigrationFile], list[MigrationFile]]:
-    """(files already deployed before this release, files this release adds)."""
+def migration_files(runbook: Runbook) -> list[Migration]:
+    """Every migration of the system, in order (those that could be read, problems or not);
+    empty when the spec has no migrations."""
+    found = discovery(runbook)
+    return found.migrations if found else []
+
+
+def split_at_baseline(runbook: Runbook) -> tuple[list[Migration], list[Migration]]:
+    """(migrations deployed before this release, migrations this release adds); repeatable
+    migrations (Flyway's ``R__``) run with every deploy and count as the baseline's."""
     files = migration_files(runbook)
     baseline = runbook.migrations.baseline if runbook.migrations else None
-    if baseline is None:
-        return [], files
-    cut = [f.name for f in files].index(baseline) + 1
-    return files[:cut], files[cut:]
+    cut = 0 if baseline is None else (find(files, baseline) or 0) + 1
+    before = files[:cut] + [f for f in files[cut:] if f.repeatable]
+    return before, [f for f in files[cut:] if not f.repeatable]
 
 
 def deploy_release(
     dsn: str, runbook: Runbook, report_dir: Path, *, label: str, scrub: Callable[[str], str]
 ) -> list[str]:
-    """Apply the system's pending migrations, logging to the report directory; their names."""
-    if runbook.migrations is None:
+    """Apply the system's pending migrations, logging to the report directory; their names.
+    A migrations folder with problems is refused, naming them all."""
+    found = discovery(runbook)
+    if found is None:
         return []
+    migrations = found.require()
     log = MigrationLog.create(report_dir, label, scrub)
-    applied = up(dsn, migration_files(runbook), ledger=runbook.migrations.ledger, log=log)
+    applied = up(dsn, migrations, ledger=runbook.migrations.ledger, log=log)
     return [a.name for a in applied]

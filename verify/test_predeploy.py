@@ -1,36 +1,70 @@
-"""Pre-deploy lint of the release's migrations: unambiguous order and a down script for each."""
+"""Pre-deploy lint of the release's migrations: every file named as its layout wants, an
+unambiguous order, and a down script for each."""
 
 from __future__ import annotations
 
 import pytest
 
 from deploy_gates.fixtures.targets import known_runbook
-from deploy_gates.migrate import duplicate_versions
+from deploy_gates.migrate import Discovery, Migration
+from deploy_gates.migrate.migration import down_script
+from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.spec.runbook import Runbook
 from deploy_gates.verify.outcome import require
-from deploy_gates.verify.release import migration_files, split_at_baseline
+from deploy_gates.verify.release import discovery, split_at_baseline
 
 pytestmark = pytest.mark.predeploy
+DOWN_HINTS = {
+    "golang-migrate": "{m.name}.down.sql",
+    "dbmate": "a '-- migrate:down' section in {m.name}",
+    "flyway": "an undo file U{m.version}__<description>.sql",
+    "sqitch": "revert/{m.name}.sql",
+    "liquibase-sql": "--rollback lines in changeset {m.name}",
+}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "release_migration" in metafunc.fixturenames:
         runbook = known_runbook(metafunc.config)
-        names = [f.name for f in split_at_baseline(runbook)[1]] if runbook.migrations else []
-        metafunc.parametrize("release_migration", names, ids=names)
+        release = split_at_baseline(runbook)[1] if runbook.migrations else []
+        metafunc.parametrize("release_migration", release, ids=[m.name for m in release])
+    if "allowed_duplicate" in metafunc.fixturenames:
+        found = discovery(known_runbook(metafunc.config))
+        warnings = found.warnings if found else []
+        metafunc.parametrize("allowed_duplicate", [w for _, w in warnings],
+                             ids=[v for v, _ in warnings])
 
 
-def test_migration_versions_unique(runbook: Runbook) -> None:
-    if runbook.migrations is None:
+@pytest.fixture
+def found(runbook: Runbook, evidence: GateEvidence) -> Discovery:
+    """The migrations folder as read, with the layout (and how it was chosen) as evidence."""
+    read = discovery(runbook)
+    if read is None:
         pytest.skip("the runbook spec names no migrations")
-    clashes = duplicate_versions(migration_files(runbook))
-    require(clashes and "expected one file per version number; found " + "; ".join(
-        f"version {version} in {', '.join(names)}" for version, names in clashes
-    ))
+    evidence.add("migrations", f"{read.folder}: {read.describe()}, "
+                 f"{len(read.migrations)} migration(s)")
+    return read
 
 
-def test_down_script(release_migration: str, runbook: Runbook) -> None:
-    down_dir = runbook.migrations.down_dir
-    require(down_dir is None and "expected migrations.down_dir in the runbook spec; found none")
-    require(not (down_dir / release_migration).is_file()
-            and f"expected down script {down_dir / release_migration}; found: it does not exist")
+def test_migration_files(found: Discovery) -> None:
+    count = len(found.problems)
+    require(found.problems and f"expected every file of {found.folder} to be a {found.layout} "
+            f"migration in an unambiguous order; found {count} problem(s): "
+            + "; ".join(found.problems))
+
+
+@pytest.mark.severity("advisory")
+def test_duplicate_versions(allowed_duplicate: str) -> None:
+    """A warning per version several files share, when the spec allows it."""
+    require(f"expected one migration per version; found {allowed_duplicate}")
+
+
+def test_down_script(release_migration: Migration, runbook: Runbook) -> None:
+    m, down_dir = release_migration, runbook.migrations.down_dir
+    if m.layout == "numbered":
+        require(down_dir is None and "expected migrations.down_dir in the runbook spec; found none")
+        require(down_script(m, down_dir) is None
+                and f"expected down script {down_dir / m.name}; found: it does not exist")
+        return
+    require(down_script(m, None) is None
+            and f"expected {DOWN_HINTS[m.layout].format(m=m)}; found: none")

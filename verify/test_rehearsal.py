@@ -11,8 +11,8 @@ import pytest
 
 from deploy_gates.fixtures.ephemeral import Server
 from deploy_gates.fixtures.ephemeral.server import providers_with
-from deploy_gates.fixtures.targets import Target, file_label, known_runbook
-from deploy_gates.migrate import up
+from deploy_gates.fixtures.targets import Target, file_label, known_runbook, root_cause
+from deploy_gates.migrate import MigrationError, up
 from deploy_gates.redact import Redactor
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.rollback import backup, down, restore
@@ -21,7 +21,7 @@ from deploy_gates.spec.runbook import Runbook
 from deploy_gates.verify.catalog import Catalog, diff
 from deploy_gates.verify.expectations import Expected
 from deploy_gates.verify.outcome import fail_gate, require
-from deploy_gates.verify.rehearsal import Rehearsal, release_expectations
+from deploy_gates.verify.rehearsal import Rehearsal, layout_of_spec, release_expectations
 
 pytestmark = [pytest.mark.rehearsal, pytest.mark.destructive]
 
@@ -45,9 +45,15 @@ def rehearsal(
     if runbook.migrations is None:
         pytest.skip("the runbook spec has no migrations to rehearse")
     dsn = ephemeral_server.create_database("rehearsal")
-    yield Rehearsal.plan(
-        dsn, runbook, deploy_settings.report_dir, file_label(request.config, target.name), redactor
-    )
+    try:
+        plan = Rehearsal.plan(dsn, runbook, deploy_settings.report_dir,
+                              file_label(request.config, target.name), redactor)
+    except MigrationError as exc:
+        problem = str(exc)
+    else:
+        yield plan
+        return
+    root_cause(request.config, problem)
 
 
 @pytest.mark.order(1)
@@ -78,7 +84,6 @@ def test_baseline(rehearsal: Rehearsal) -> None:
             lambda: up(
                 rehearsal.dsn,
                 files,
-                through=files[-1].name,
                 log=rehearsal.log("baseline"),
                 ledger=rehearsal.runbook.migrations.ledger,
                 echo=print,
@@ -111,17 +116,16 @@ def test_present_after_up(
 @pytest.mark.order(6)
 def test_migrate_down(rehearsal: Rehearsal) -> None:
     migrations = rehearsal.runbook.migrations
-    if migrations.down_dir is None:
+    if migrations.down_dir is None and layout_of_spec(rehearsal.runbook) == "numbered":
         rehearsal.broken = "migrate down"
         fail_gate("migrate down: the runbook spec names no migrations.down_dir")
-    to = rehearsal.baseline_files[-1].name if rehearsal.baseline_files else None
     rehearsal.step(
         "migrate down",
         lambda: down(
             rehearsal.dsn,
-            rehearsal.baseline_files + rehearsal.release_files,
+            rehearsal.files,
             migrations.down_dir,
-            to=to,
+            to=rehearsal.baseline_name,
             ledger=migrations.ledger,
             log=rehearsal.log("down"),
             echo=print,
@@ -181,7 +185,7 @@ def _apply_release(rehearsal: Rehearsal, name: str) -> None:
         name,
         lambda: up(
             rehearsal.dsn,
-            rehearsal.baseline_files + rehearsal.release_files,
+            rehearsal.files,
             ledger=rehearsal.runbook.migrations.ledger,
             log=rehearsal.log(name.replace(" ", "-")),
             echo=print,

@@ -64,21 +64,34 @@ class LiveTarget(Strict):
 Target = Annotated[EphemeralTarget | LiveTarget, Field(discriminator="kind")]
 
 
+LedgerFormat = Literal[
+    "deploy-gates", "plain", "golang-migrate", "dbmate", "flyway", "sqitch", "liquibase"
+]
+Layout = Literal["numbered", "golang-migrate", "dbmate", "flyway", "sqitch", "liquibase-sql"]
+
+
 class Ledger(Strict):
     """The table that records applied migrations (``name`` in the default schema, or
-    ``schema.name``), and which columns say what."""
+    ``schema.name``), in the shape of the tool that keeps it (``format``: the layout's own when
+    left out); deploy-gates' own and ``plain`` ledgers say which columns hold what."""
 
-    table: Identifier = "schema_migrations"
+    format: LedgerFormat | None = None
+    table: Identifier | None = None
     version_column: Identifier = "version"
     success_column: Identifier | None = "success"
 
 
 class Migrations(Strict):
-    """Where the release's migrations and their down scripts are."""
+    """Where the release's migrations (and, for the numbered layout, their down scripts) are,
+    how they are laid out and how they run."""
 
     dir: Path
+    layout: Layout | None = None
     down_dir: Path | None = None
     baseline: str | None = None
+    allow_duplicate_versions: bool = False
+    executor: Literal["builtin", "psql"] = "builtin"
+    single_transaction: bool = True
     ledger: Ledger = Ledger()
 
 
@@ -253,22 +266,29 @@ def _check_steps(path: Path, spec: Runbook, lines: dict) -> None:
 
 
 def _check_paths(path: Path, migrations: Migrations, lines: dict) -> None:
-    """The folders and the baseline file the spec names must exist."""
-    problems = [
-        ("dir", not migrations.dir.is_dir(), f"folder {migrations.dir} does not exist"),
-        (
-            "down_dir",
-            migrations.down_dir is not None and not migrations.down_dir.is_dir(),
-            f"folder {migrations.down_dir} does not exist",
-        ),
-        (
-            "baseline",
-            migrations.baseline is not None
-            and not (migrations.dir / migrations.baseline).is_file(),
-            f"{migrations.baseline!r} is not a migration file in {migrations.dir}",
-        ),
-    ]
-    for key, failed, message in problems:
-        if failed:
-            line = lines.get(("migrations", key), 1)
-            raise SpecError(f"{path}:{line}: migrations.{key}: {message}")
+    """The folders the spec names must exist, the baseline must be one of the migrations, and
+    the settings must fit the layout (detected when left out)."""
+    from deploy_gates.migrate.layouts import scan
+    from deploy_gates.migrate.ledger import format_of
+    from deploy_gates.migrate.migration import find
+
+    def fail(key: str, message: str) -> None:
+        line = lines.get(("migrations", *key.split(".")), lines.get(("migrations",), 1))
+        raise SpecError(f"{path}:{line}: migrations.{key}: {message}")
+
+    if not migrations.dir.is_dir():
+        fail("dir", f"folder {migrations.dir} does not exist")
+    if migrations.down_dir is not None and not migrations.down_dir.is_dir():
+        fail("down_dir", f"folder {migrations.down_dir} does not exist")
+    found = scan(migrations.dir, migrations.layout,
+                 allow_duplicate_versions=migrations.allow_duplicate_versions)
+    if migrations.down_dir is not None and found.layout != "numbered":
+        fail("down_dir", f"the {found.layout} layout keeps its down scripts itself; "
+                         "down_dir is for the numbered layout")
+    kind = format_of(migrations.ledger, found.layout)
+    columns = migrations.ledger.model_fields_set & {"version_column", "success_column"}
+    if columns and kind not in ("deploy-gates", "plain"):
+        fail(f"ledger.{sorted(columns)[0]}", f"the {kind} ledger has fixed columns")
+    if migrations.baseline is not None and find(found.migrations, migrations.baseline) is None:
+        fail("baseline", f"{migrations.baseline!r} is not a migration in {migrations.dir} "
+                         f"({found.layout} layout)")
