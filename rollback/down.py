@@ -9,6 +9,7 @@ from pathlib import Path
 from textwrap import indent
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from deploy_gates.migrate.checks import check_consistency, position
 from deploy_gates.migrate.db import session
@@ -18,7 +19,7 @@ from deploy_gates.migrate.ledger import DEFAULT_SETTINGS, LedgerRow, LedgerTable
 from deploy_gates.migrate.lock import migration_lock, set_lock_timeout
 from deploy_gates.migrate.log import MigrationLog, Reporter
 from deploy_gates.migrate.migration import Migration, Script, down_script
-from deploy_gates.migrate.statements import Statement
+from deploy_gates.migrate.statements import Statement, manages_transactions
 from deploy_gates.redact import redact_dsn
 from deploy_gates.spec.runbook import Ledger
 
@@ -42,7 +43,8 @@ def _scripts(
         raise MigrationError(
             f"missing down script(s) {', '.join(missing)}; nothing was rolled back"
         )
-    return [(m, script, script.statements(transactional=True)) for m, script in found]
+    return [(m, script, script.statements(transactional=not manages_transactions(script.text)))
+            for m, script in found]
 
 
 def _show(report: Reporter, script: Script, statements: list[Statement]) -> None:
@@ -65,11 +67,20 @@ def _revert(
     """Run one down script and record the rollback in the ledger, in one transaction."""
     name = migration.name
     start = time.monotonic()
+    own = manages_transactions(script.text)
     try:
-        with conn.transaction():
+        with nullcontext() if own else conn.transaction():
             run_statements(conn, str(script.path), statements)
             table.remove(conn, migration, files)
     except StatementError as exc:
+        if own:
+            if conn.info.transaction_status != TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
+            report.progress(f"reverting {name} ... failed")
+            raise MigrationError(
+                f"{exc}; the down script runs outside one transaction: {exc.index} statement(s) "
+                f"before it stay applied; {name} stays applied (ledger unchanged)"
+            ) from exc
         report.progress(f"reverting {name} ... failed")
         raise MigrationError(
             f"{exc}; down script rolled back, {name} stays applied (ledger unchanged)"

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 
 from deploy_gates.fixtures.ephemeral import Server
 from deploy_gates.fixtures.ephemeral.server import providers_with
 from deploy_gates.fixtures.targets import Target, file_label, known_runbook, root_cause
-from deploy_gates.migrate import MigrationError, up
+from deploy_gates.migrate import Migration, MigrationError, up
 from deploy_gates.redact import Redactor
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.rollback import backup, down, restore
@@ -22,6 +23,8 @@ from deploy_gates.verify.catalog import Catalog, diff
 from deploy_gates.verify.expectations import Expected
 from deploy_gates.verify.outcome import fail_gate, require
 from deploy_gates.verify.rehearsal import Rehearsal, layout_of_spec, release_expectations
+from deploy_gates.verify.release import migration_files
+from deploy_gates.verify.verify_scripts import verified, verify_problem
 
 pytestmark = [pytest.mark.rehearsal, pytest.mark.destructive]
 
@@ -30,6 +33,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "expected" in metafunc.fixturenames:
         items = release_expectations(known_runbook(metafunc.config))
         metafunc.parametrize("expected", items, ids=[e.id for e in items])
+    if "verified_migration" in metafunc.fixturenames:
+        found = verified(migration_files(known_runbook(metafunc.config)))
+        metafunc.parametrize("verified_migration", found, ids=[m.name for m in found])
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +117,14 @@ def test_present_after_up(
 ) -> None:
     rehearsal.require("present after up")
     require(expected.problem_if_missing(_seen(rehearsal, "up", expected, evidence)))
+
+
+@pytest.mark.order(5)
+def test_verified_after_up(rehearsal: Rehearsal, verified_migration: Migration) -> None:
+    """The migration's own verify script passes on the release."""
+    rehearsal.require("verified after up")
+    with psycopg.connect(rehearsal.dsn, autocommit=True, connect_timeout=10) as conn:
+        require(verify_problem(conn, verified_migration))
 
 
 @pytest.mark.order(6)

@@ -65,14 +65,15 @@ class Flyway:
                 found.problems.append(f"{relative}: not a Flyway name ({SHAPE})")
                 continue
             script = read_script(path)
-            kind, raw, description = match.group(1) or "R", match.group(2), match.group(4)
+            kind, raw = match.group(1) or "R", match.group(2)
+            description = match.group(4).replace("_", " ")
             if kind == "U":
                 undo[version_id(raw)] = script
                 continue
             migration = Migration(
                 name=relative, id=version_id(raw) if raw else f"R__{description}",
                 layout=self.name, up=script, version=raw.replace("_", ".") if raw else "",
-                description=description.replace("_", " "), checksum=checksum(script.text),
+                description=description, checksum=checksum(script.text),
                 transactional=_in_transaction(path, script), repeatable=kind == "R",
             )
             if kind == "R":
