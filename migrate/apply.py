@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import psycopg
@@ -17,8 +17,9 @@ from deploy_gates.migrate.ledger import DEFAULT_SETTINGS, LedgerTable, layout_of
 from deploy_gates.migrate.lock import migration_lock, set_lock_timeout
 from deploy_gates.migrate.log import MigrationLog, Reporter
 from deploy_gates.migrate.migration import Migration
+from deploy_gates.migrate.psql import PsqlError, PsqlExecutor
 from deploy_gates.redact import redact_dsn
-from deploy_gates.spec.runbook import Ledger
+from deploy_gates.spec.runbook import Ledger, Migrations
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,13 @@ class AppliedMigration:
 def _directory_of(files: list[Migration]) -> str:
     """The directory the files came from, for logs."""
     return ", ".join(sorted({str(f.path.parent) for f in files})) or "(no files)"
+
+
+def run_options(settings: Migrations | None) -> dict[str, object]:
+    """``up``'s executor options as the spec's migrations section gives them."""
+    if settings is None:
+        return {}
+    return {"executor": settings.executor, "single_transaction": settings.single_transaction}
 
 
 def plan(
@@ -57,9 +65,33 @@ def left_behind(before: dict[str, str], conn: psycopg.Connection) -> str:
     from deploy_gates.verify.catalog import diff, read_catalog
 
     changes = diff(before, read_catalog(conn).fingerprint())
+    tables = {c.split(" ")[-1] for c in changes if c.startswith("left behind: table ")}
+    changes = [c for c in changes if not (c.startswith("left behind: column ")
+                                           and c.split(" ")[-1].rsplit(".", 1)[0] in tables)]
     shown = ", ".join(c.replace("left behind: ", "") for c in changes[:8])
     more = f" and {len(changes) - 8} more" if len(changes) > 8 else ""
     return f"it left behind: {shown}{more}" if changes else "it left no schema change behind"
+
+
+def _apply_psql(
+    conn: psycopg.Connection, table: LedgerTable, migration: Migration, psql: PsqlExecutor
+) -> int:
+    """Run ``migration`` through psql and record it; what a failure left behind is named."""
+    from deploy_gates.verify.catalog import read_catalog
+
+    before = None if psql.wraps(migration) else read_catalog(conn).fingerprint()
+    try:
+        return psql.run(conn, table, migration)
+    except PsqlError as exc:
+        if exc.wrapped:
+            raise MigrationError(f"{exc}; psql ran the file in one transaction: nothing from it "
+                                 "was applied, ledger unchanged") from exc
+        ledger = (f"recorded as failed in {table}: inspect the database, then delete that "
+                  "ledger row to retry" if exc.started
+                  else f"the {table.format} ledger {table} cannot record a failed run: it "
+                  "stays pending")
+        raise MigrationError(f"{exc}; psql ran the file without one transaction: "
+                             f"{left_behind(before, conn)}; {ledger}") from exc
 
 
 def _apply(conn: psycopg.Connection, table: LedgerTable, migration: Migration) -> int:
@@ -110,8 +142,16 @@ def up(
     lock_timeout_s: float = 60,
     log: MigrationLog | None = None,
     echo: Callable[[str], None] | None = None,
+    executor: str = "builtin",
+    single_transaction: bool = True,
+    databases: Mapping[str, str] | None = None,
 ) -> list[AppliedMigration]:
-    """Apply pending files in order (up to and including ``through``); return what was applied."""
+    """Apply pending migrations in order (up to and including ``through``); return what was
+    applied. ``executor="psql"`` runs each script through psql, in one transaction with its
+    ledger entry unless ``single_transaction`` is false; a ``\\c name`` may name one of the
+    ``databases`` (name -> DSN)."""
+    psql = (PsqlExecutor(dsn, single_transaction, databases or {}, lock_timeout_s)
+            if executor == "psql" else None)
     report = Reporter(log, echo)
     report.record(f"run start: up on {redact_dsn(dsn)} from {_directory_of(files)}")
     applied: list[AppliedMigration] = []
@@ -130,7 +170,8 @@ def up(
                 )
                 for file in pending:
                     try:
-                        elapsed = _apply(conn, table, file)
+                        elapsed = (_apply_psql(conn, table, file, psql) if psql
+                                   else _apply(conn, table, file))
                     except MigrationError:
                         report.progress(f"applying {file.name} ... failed")
                         raise

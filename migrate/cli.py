@@ -6,7 +6,7 @@ import argparse
 from datetime import UTC
 from pathlib import Path
 
-from deploy_gates.migrate.apply import plan, up
+from deploy_gates.migrate.apply import plan, run_options, up
 from deploy_gates.migrate.cli_common import (
     CliParser,
     add_lock_timeout,
@@ -75,7 +75,7 @@ def execute(args: argparse.Namespace) -> None:
     print(f"migrations: {found.folder}, {found.describe()}")
     applied = up(dsn, files, through=args.through, ledger=ledger,
                  allow_out_of_order=args.allow_out_of_order, lock_timeout_s=args.lock_timeout,
-                 log=log, echo=print)
+                 log=log, echo=print, **run_options(target.migrations))
     print(f"{len(applied)} migration(s) applied" if applied else "nothing pending")
 
 

@@ -102,3 +102,13 @@ def test_the_tools_ledger_is_read_on_a_live_target(
         assert failed["message"].startswith(f"cannot tell: the {layout} ledger ")
     else:
         assert failed["outcome"] == "passed"
+
+
+def test_sqitch_example_rehearses_with_psql(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    release = copy("sqitch", tmp_path)
+    spec = release / "runbook.yaml"
+    spec.write_text(spec.read_text().replace("  baseline: users", "  baseline: users\n  executor: psql"))
+    (release / "deploy" / "users.sql").write_text(
+        "\\echo deploying users\n" + (release / "deploy" / "users.sql").read_text())
+    result = gates(pytester, release, "--target=rehearsal")
+    assert result.ret == 0, result.stdout.str()[-3000:]

@@ -106,3 +106,46 @@ def test_plain_ledger_is_written_in_its_own_shape(fresh_dsn: str, tmp_path: Path
     assert query(fresh_dsn, "SELECT attname FROM pg_attribute WHERE attrelid = 'schema_migrations'::regclass"
                             " AND attnum > 0 ORDER BY attnum") == [("version",), ("applied_at",)]
     assert query(fresh_dsn, "SELECT version FROM schema_migrations") == [("0001_a.sql",)]
+
+
+PSQL_FILE = (
+    "\\set table_name invoices\n"
+    "\\echo creating :table_name\n"
+    "CREATE TABLE :\"table_name\" (id int);\n"
+    "\\ir parts/index.sql\n"
+)
+
+
+def test_psql_executor_runs_meta_commands_in_one_transaction(fresh_dsn: str, tmp_path: Path) -> None:
+    write(tmp_path / "m", {"0001_invoices.sql": PSQL_FILE})
+    write(tmp_path / "m" / "parts", {"index.sql": "CREATE INDEX invoices_id ON invoices (id);\n"})
+    applied = up(fresh_dsn, discover(tmp_path / "m"), executor="psql")
+    assert [a.name for a in applied] == ["0001_invoices.sql"]
+    assert query(fresh_dsn, "SELECT to_regclass('invoices_id') IS NOT NULL") == [(True,)]
+    assert query(fresh_dsn, "SELECT version, success, execution_ms >= 0 FROM schema_migrations") == [
+        ("0001_invoices.sql", True, True)]
+
+
+def test_psql_failure_in_one_transaction_leaves_nothing(fresh_dsn: str, tmp_path: Path) -> None:
+    write(tmp_path, {"0001_a.sql": "\\set x 1\nCREATE TABLE a (id int);\nINSERT INTO nope VALUES (1);\n"})
+    with pytest.raises(MigrationError) as caught:
+        up(fresh_dsn, discover(tmp_path), executor="psql")
+    assert str(caught.value) == (
+        '0001_a.sql:3: relation "nope" does not exist; psql ran the file in one transaction: '
+        "nothing from it was applied, ledger unchanged")
+    assert query(fresh_dsn, "SELECT to_regclass('a'), count(*) FROM schema_migrations") == [(None, 0)]
+
+
+def test_psql_without_single_transaction_reports_what_the_file_left(fresh_dsn: str, tmp_path: Path) -> None:
+    write(tmp_path, {"0001_a.sql": "CREATE TABLE a (id int);\nCREATE INDEX a_id ON a (id);\n"
+                                   "INSERT INTO nope VALUES (1);\n"})
+    files = discover(tmp_path)
+    with pytest.raises(MigrationError) as caught:
+        up(fresh_dsn, files, executor="psql", single_transaction=False)
+    message = str(caught.value)
+    assert message.startswith('0001_a.sql:3: relation "nope" does not exist; psql ran the file '
+                              "without one transaction: it left behind: ")
+    assert "table public.a" in message and "index public.a_id" in message
+    assert message.endswith("recorded as failed in public.schema_migrations: inspect the database, "
+                            "then delete that ledger row to retry")
+    assert [e.state for e in status(fresh_dsn, files)] == ["failed"]

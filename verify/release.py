@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from deploy_gates.migrate import Discovery, Migration, MigrationLog, scan, up
+from deploy_gates.migrate.apply import run_options
 from deploy_gates.migrate.migration import find
 from deploy_gates.spec.runbook import Runbook
 
@@ -47,5 +48,6 @@ def deploy_release(
         return []
     migrations = found.require()
     log = MigrationLog.create(report_dir, label, scrub)
-    applied = up(dsn, migrations, ledger=runbook.migrations.ledger, log=log)
+    applied = up(dsn, migrations, ledger=runbook.migrations.ledger, log=log,
+                 **run_options(runbook.migrations))
     return [a.name for a in applied]

@@ -14,6 +14,7 @@ from deploy_gates.fixtures.ephemeral import Server
 from deploy_gates.fixtures.ephemeral.server import providers_with
 from deploy_gates.fixtures.targets import Target, file_label, known_runbook, root_cause
 from deploy_gates.migrate import Migration, MigrationError, up
+from deploy_gates.migrate.apply import run_options
 from deploy_gates.redact import Redactor
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.rollback import backup, down, restore
@@ -93,6 +94,7 @@ def test_baseline(rehearsal: Rehearsal) -> None:
                 log=rehearsal.log("baseline"),
                 ledger=rehearsal.runbook.migrations.ledger,
                 echo=print,
+                **run_options(rehearsal.runbook.migrations),
             ),
         )
     rehearsal.baseline_fingerprint = rehearsal.catalog("baseline").fingerprint()
@@ -203,6 +205,7 @@ def _apply_release(rehearsal: Rehearsal, name: str) -> None:
             ledger=rehearsal.runbook.migrations.ledger,
             log=rehearsal.log(name.replace(" ", "-")),
             echo=print,
+            **run_options(rehearsal.runbook.migrations),
         ),
     )
 
