@@ -11,6 +11,7 @@ from psycopg import sql
 from deploy_gates.migrate import Migration, MigrationError
 from deploy_gates.migrate.ledger import LedgerTable, layout_of, locate
 from deploy_gates.spec.runbook import Ledger, Runbook
+from deploy_gates.verify.canonical import canonical
 
 USER_SCHEMAS = """n.nspname NOT IN ('pg_catalog', 'information_schema')
     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'"""
@@ -68,6 +69,8 @@ QUERIES = {
     "schemas": f"""
         SELECT n.nspname FROM pg_namespace n WHERE {USER_SCHEMAS} AND n.nspname <> 'public'""",
 }
+VIEW, EXPRESSION, CONSTRAINT = "CREATE VIEW v AS {}", "SELECT {}", "ALTER TABLE t ADD {}"
+"""Statements around a definition, for ``canonical``."""
 RELKIND = {"r": "table", "p": "table", "v": "view", "m": "view", "S": "sequence", "f": "table"}
 
 
@@ -119,15 +122,17 @@ class Catalog:
 
         items: dict[str, str] = {}
         for key, kind in self.relations.items():
-            items[f"{kind} {key}"] = self.view_definitions.get(key, "")
+            items[f"{kind} {key}"] = canonical(self.view_definitions.get(key, ""), VIEW)
         for key, col in self.columns.items():
             items[f"column {key}"] = (
-                f"{col.type} {'NOT NULL' if col.not_null else 'NULL'} {col.default}"
+                f"{col.type} {'NOT NULL' if col.not_null else 'NULL'} "
+                f"{canonical(col.default, EXPRESSION)}"
             )
         for key, (table, definition) in self.indexes.items():
             if kept(table):
                 items[f"index {key}"] = definition
-        items.update({f"constraint {k}": v for k, v in self.constraints.items()})
+        items.update({f"constraint {k}": canonical(v, CONSTRAINT)
+                      for k, v in self.constraints.items()})
         items.update({f"trigger {k}": v for k, v in self.triggers.items()})
         items.update({f"function {k}": v for k, v in self.functions.items()})
         items.update({f"enum type {k}": ",".join(v) for k, v in self.enums.items()})
