@@ -68,6 +68,8 @@ def add_target_args(parser: argparse.ArgumentParser) -> None:
                         help="a live target of the runbook spec (DSN, folders and ledger from it)")
     parser.add_argument("--runbook", type=Path, default=os.environ.get("DEPLOY_GATES_RUNBOOK"),
                         help="runbook spec for --target (env DEPLOY_GATES_RUNBOOK)")
+    parser.add_argument("--database", metavar="KEY",
+                        help="with --target: which database of a spec with several")
     parser.add_argument("--allow-destructive", metavar="NAME",
                         help="let this command change --target NAME (must name it exactly)")
     parser.add_argument("--ledger-table", type=ledger_table_name, metavar="[SCHEMA.]TABLE",
@@ -94,6 +96,14 @@ def resolve_target(args: argparse.Namespace) -> CliTarget:
     if isinstance(target, EphemeralTarget):
         raise MigrationError(f"target {args.target!r} is ephemeral: the suite starts it; "
                              f"rehearse with pytest --target={args.target}")
+    views = dict(spec.per_database())
+    if spec.databases and args.database not in views:
+        raise MigrationError(f"{args.runbook} names databases ({', '.join(spec.databases)}): "
+                             "pass --database KEY")
+    if not spec.databases and args.database:
+        raise MigrationError(f"--database {args.database}: {args.runbook} names no databases")
+    spec = views[args.database or ""]
+    target = spec.targets[args.target]
     dsn = _from_env(target.dsn_env, f"target {args.target}")
     return CliTarget(dsn, args.target, target.protected, spec.migrations)
 

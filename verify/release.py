@@ -39,15 +39,17 @@ def split_at_baseline(runbook: Runbook) -> tuple[list[Migration], list[Migration
 
 
 def deploy_release(
-    dsn: str, runbook: Runbook, report_dir: Path, *, label: str, scrub: Callable[[str], str]
+    dsn: str, runbook: Runbook, report_dir: Path, *, label: str, scrub: Callable[[str], str],
+    databases: dict[str, str] | None = None,
 ) -> list[str]:
-    """Apply the system's pending migrations, logging to the report directory; their names.
-    A migrations folder with problems is refused, naming them all."""
+    """Apply the (database's) pending migrations, logging to the report directory; their names.
+    A migrations folder with problems is refused, naming them all. ``databases`` are what a
+    psql ``\\c`` may name."""
     found = discovery(runbook)
     if found is None:
         return []
     migrations = found.require()
     log = MigrationLog.create(report_dir, label, scrub)
     applied = up(dsn, migrations, ledger=runbook.migrations.ledger, log=log,
-                 **run_options(runbook.migrations))
+                 databases=databases, **run_options(runbook.migrations))
     return [a.name for a in applied]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deploy_gates.fixtures.targets import Target, known_runbook
+from deploy_gates.fixtures.targets import Target, database_spec, parametrize_per_database
 from deploy_gates.migrate import Migration
 from deploy_gates.spec.runbook import Runbook
 from deploy_gates.verify.catalog import Catalog
@@ -14,19 +14,27 @@ from deploy_gates.verify.release import migration_files
 pytestmark = pytest.mark.postdeploy
 
 
+def _newest(spec: Runbook) -> list[tuple[str, str]]:
+    files = [f for f in migration_files(spec) if not f.repeatable]
+    return [(files[-1].name, files[-1].name)] if files else []
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "newest" in metafunc.fixturenames:
-        files = [f for f in migration_files(known_runbook(metafunc.config)) if not f.repeatable]
-        names = [files[-1].name] if files else []
-        metafunc.parametrize("newest", names, ids=names)
+        parametrize_per_database(metafunc, "newest", _newest)
+    elif "ledger_catalog" in metafunc.fixturenames:
+        parametrize_per_database(metafunc, None)
 
 
 @pytest.fixture
-def ledger_catalog(request: pytest.FixtureRequest, runbook: Runbook, target: Target) -> Catalog:
-    """The target's catalog with its ledger read (one per target in a run of several)."""
-    if runbook.migrations is None:
+def ledger_catalog(
+    request: pytest.FixtureRequest, runbook: Runbook, target: Target, database: str
+) -> Catalog:
+    """The target's catalog with its ledger read (one per target in a run of several, one per
+    database of a system with several)."""
+    if database_spec(runbook, database).migrations is None:
         pytest.skip("the runbook spec names no migrations")
-    catalog: Catalog = request.getfixturevalue("catalog")
+    catalog: Catalog = request.getfixturevalue("catalogs")[database]
     if catalog.ledger is None:
         fail_gate(catalog.ledger_problem)
     return catalog
@@ -39,9 +47,9 @@ def ledger(ledger_catalog: Catalog) -> dict[str, bool | None]:
 
 
 @pytest.fixture
-def files(runbook: Runbook) -> list[Migration]:
+def files(runbook: Runbook, database: str) -> list[Migration]:
     """The release's migrations as read (a folder's problems are the lint gate's to name)."""
-    found = migration_files(runbook)
+    found = migration_files(database_spec(runbook, database))
     if not found:
         pytest.skip("the runbook spec names no migrations")
     return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from deploy_gates.fixtures.targets import known_runbook
+from deploy_gates.fixtures.targets import database_spec, parametrize_per_database
 from deploy_gates.migrate import Discovery, Migration
 from deploy_gates.migrate.migration import down_script
 from deploy_gates.reports.evidence import GateEvidence
@@ -23,22 +23,28 @@ DOWN_HINTS = {
 }
 
 
+def _release(spec: Runbook) -> list[tuple[str, Migration]]:
+    return [(m.name, m) for m in split_at_baseline(spec)[1]] if spec.migrations else []
+
+
+def _warnings(spec: Runbook) -> list[tuple[str, str]]:
+    found = discovery(spec)
+    return found.warnings if found else []
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "release_migration" in metafunc.fixturenames:
-        runbook = known_runbook(metafunc.config)
-        release = split_at_baseline(runbook)[1] if runbook.migrations else []
-        metafunc.parametrize("release_migration", release, ids=[m.name for m in release])
-    if "allowed_duplicate" in metafunc.fixturenames:
-        found = discovery(known_runbook(metafunc.config))
-        warnings = found.warnings if found else []
-        metafunc.parametrize("allowed_duplicate", [w for _, w in warnings],
-                             ids=[v for v, _ in warnings])
+        parametrize_per_database(metafunc, "release_migration", _release)
+    elif "allowed_duplicate" in metafunc.fixturenames:
+        parametrize_per_database(metafunc, "allowed_duplicate", _warnings)
+    elif "found" in metafunc.fixturenames:
+        parametrize_per_database(metafunc, None)
 
 
 @pytest.fixture
-def found(runbook: Runbook, evidence: GateEvidence) -> Discovery:
+def found(runbook: Runbook, database: str, evidence: GateEvidence) -> Discovery:
     """The migrations folder as read, with the layout (and how it was chosen) as evidence."""
-    read = discovery(runbook)
+    read = discovery(database_spec(runbook, database))
     if read is None:
         pytest.skip("the runbook spec names no migrations")
     evidence.add("migrations", f"{read.folder}: {read.describe()}, "
@@ -54,13 +60,14 @@ def test_migration_files(found: Discovery) -> None:
 
 
 @pytest.mark.severity("advisory")
-def test_duplicate_versions(allowed_duplicate: str) -> None:
-    """A warning per version several files share, when the spec allows it."""
+def test_duplicate_versions(allowed_duplicate: str, database: str) -> None:
+    """A warning per version several files share, when the spec allows it (``database``: of a
+    system with several, the one it is in)."""
     require(f"expected one migration per version; found {allowed_duplicate}")
 
 
-def test_down_script(release_migration: Migration, runbook: Runbook) -> None:
-    m, down_dir = release_migration, runbook.migrations.down_dir
+def test_down_script(release_migration: Migration, runbook: Runbook, database: str) -> None:
+    m, down_dir = release_migration, database_spec(runbook, database).migrations.down_dir
     if m.layout == "numbered":
         require(down_dir is None and "expected migrations.down_dir in the runbook spec; found none")
         require(down_script(m, down_dir) is None

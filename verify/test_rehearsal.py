@@ -1,6 +1,9 @@
 """The release rehearsal, in order: baseline, backup, up, present, down, gone, up again, present.
 
 Runs only on ephemeral targets. Each action step that fails skips the steps after it, naming it.
+A system with several databases has them all created first on the throwaway server (so that
+they can reach each other), and each step runs on each database in the spec's order (the
+rollback in reverse).
 """
 
 from __future__ import annotations
@@ -12,7 +15,12 @@ import pytest
 
 from deploy_gates.fixtures.ephemeral import Server
 from deploy_gates.fixtures.ephemeral.server import providers_with
-from deploy_gates.fixtures.targets import Target, file_label, known_runbook, root_cause
+from deploy_gates.fixtures.targets import (
+    Target,
+    file_label,
+    parametrize_per_database,
+    root_cause,
+)
 from deploy_gates.migrate import Migration, MigrationError, up
 from deploy_gates.migrate.apply import run_options
 from deploy_gates.redact import Redactor
@@ -21,9 +29,15 @@ from deploy_gates.rollback import backup, down, restore
 from deploy_gates.settings import Settings
 from deploy_gates.spec.runbook import Runbook
 from deploy_gates.verify.catalog import Catalog, diff
+from deploy_gates.verify.databases import connect_names, create_databases
 from deploy_gates.verify.expectations import Expected
 from deploy_gates.verify.outcome import fail_gate, require
-from deploy_gates.verify.rehearsal import Rehearsal, layout_of_spec, release_expectations
+from deploy_gates.verify.rehearsal import (
+    Rehearsal,
+    Rehearsals,
+    layout_of_spec,
+    release_expectations,
+)
 from deploy_gates.verify.release import migration_files
 from deploy_gates.verify.verify_scripts import verified, verify_problem
 
@@ -32,11 +46,13 @@ pytestmark = [pytest.mark.rehearsal, pytest.mark.destructive]
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "expected" in metafunc.fixturenames:
-        items = release_expectations(known_runbook(metafunc.config))
-        metafunc.parametrize("expected", items, ids=[e.id for e in items])
+        parametrize_per_database(metafunc, "expected", lambda spec: [
+            (e.id, e) for e in release_expectations(spec)
+        ])
     if "verified_migration" in metafunc.fixturenames:
-        found = verified(migration_files(known_runbook(metafunc.config)))
-        metafunc.parametrize("verified_migration", found, ids=[m.name for m in found])
+        parametrize_per_database(metafunc, "verified_migration", lambda spec: [
+            (m.name, m) for m in verified(migration_files(spec))
+        ])
 
 
 @pytest.fixture(scope="module")
@@ -47,15 +63,22 @@ def rehearsal(
     target: Target,
     deploy_settings: Settings,
     redactor: Redactor,
-) -> Iterator[Rehearsal]:
-    """A fresh database on the throwaway server, and the release's plan."""
-    if runbook.migrations is None:
+) -> Iterator[Rehearsals]:
+    """Fresh databases on the throwaway server (one per database of the system), and the
+    release's plan for each."""
+    specs = runbook.per_database()
+    if all(spec.migrations is None for _, spec in specs):
         pytest.skip("the runbook spec has no migrations to rehearse")
-    dsn = ephemeral_server.create_database("rehearsal")
     try:
-        plan = Rehearsal.plan(dsn, runbook, deploy_settings.report_dir,
-                              file_label(request.config, target.name), redactor)
-    except MigrationError as exc:
+        dsns = create_databases(ephemeral_server, runbook, "rehearsal")
+        names = connect_names(runbook, dsns)
+        label = file_label(request.config, target.name)
+        plan = Rehearsals([
+            Rehearsal.plan(dsns[key], spec, deploy_settings.report_dir, label, redactor, key,
+                           names)
+            for key, spec in specs if spec.migrations is not None
+        ])
+    except (MigrationError, psycopg.Error) as exc:
         problem = str(exc)
     else:
         yield plan
@@ -65,7 +88,7 @@ def rehearsal(
 
 @pytest.mark.order(1)
 def test_provider_has_extensions(
-    rehearsal: Rehearsal, ephemeral_server: Server, evidence: GateEvidence
+    rehearsal: Rehearsals, ephemeral_server: Server, evidence: GateEvidence
 ) -> None:
     evidence.add("server", f"{ephemeral_server.provider} provider, PostgreSQL "
                  f"{ephemeral_server.version()} ({ephemeral_server.description})")
@@ -81,94 +104,101 @@ def test_provider_has_extensions(
         )
 
 
+def _baseline(member: Rehearsal) -> None:
+    if member.baseline_files:
+        up(member.dsn, member.baseline_files, log=member.log("baseline"),
+           ledger=member.runbook.migrations.ledger, echo=print, databases=member.databases,
+           **run_options(member.runbook.migrations))
+    member.baseline_fingerprint = member.catalog("baseline").fingerprint()
+
+
 @pytest.mark.order(2)
-def test_baseline(rehearsal: Rehearsal) -> None:
+def test_baseline(rehearsal: Rehearsals) -> None:
     """Deploy what precedes the release and fingerprint the schema the release will meet."""
-    files = rehearsal.baseline_files
-    if files:
-        rehearsal.step(
-            "baseline",
-            lambda: up(
-                rehearsal.dsn,
-                files,
-                log=rehearsal.log("baseline"),
-                ledger=rehearsal.runbook.migrations.ledger,
-                echo=print,
-                **run_options(rehearsal.runbook.migrations),
-            ),
-        )
-    rehearsal.baseline_fingerprint = rehearsal.catalog("baseline").fingerprint()
+    rehearsal.step("baseline", _baseline)
 
 
 @pytest.mark.order(3)
-def test_backup(rehearsal: Rehearsal, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_backup(rehearsal: Rehearsals, tmp_path_factory: pytest.TempPathFactory) -> None:
     """pg_dump -Fc of the baseline, checked with pg_restore --list."""
-    path = tmp_path_factory.mktemp("backup") / "baseline.dump"
-    info = rehearsal.step("backup", lambda: backup(rehearsal.dsn, path))
-    rehearsal.backup_path = info.path
+    folder = tmp_path_factory.mktemp("backup")
+
+    def take(member: Rehearsal) -> None:
+        path = folder / f"baseline{'-' + member.key if member.key else ''}.dump"
+        member.backup_path = backup(member.dsn, path).path
+
+    rehearsal.step("backup", take)
 
 
 @pytest.mark.order(4)
-def test_migrate_up(rehearsal: Rehearsal) -> None:
+def test_migrate_up(rehearsal: Rehearsals) -> None:
     _apply_release(rehearsal, "migrate up")
 
 
 @pytest.mark.order(5)
 def test_present_after_up(
-    rehearsal: Rehearsal, expected: Expected, evidence: GateEvidence
+    rehearsal: Rehearsals, expected: Expected, database: str, evidence: GateEvidence
 ) -> None:
     rehearsal.require("present after up")
-    require(expected.problem_if_missing(_seen(rehearsal, "up", expected, evidence)))
+    seen = _seen(rehearsal.member(database), "up", expected, evidence)
+    require(expected.problem_if_missing(seen))
 
 
 @pytest.mark.order(5)
-def test_verified_after_up(rehearsal: Rehearsal, verified_migration: Migration) -> None:
+def test_verified_after_up(
+    rehearsal: Rehearsals, verified_migration: Migration, database: str
+) -> None:
     """The migration's own verify script passes on the release."""
     rehearsal.require("verified after up")
-    with psycopg.connect(rehearsal.dsn, autocommit=True, connect_timeout=10) as conn:
+    dsn = rehearsal.member(database).dsn
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
         require(verify_problem(conn, verified_migration))
 
 
+def _down(member: Rehearsal) -> None:
+    migrations = member.runbook.migrations
+    if migrations.down_dir is None and layout_of_spec(member.runbook) == "numbered":
+        raise MigrationError("the runbook spec names no migrations.down_dir")
+    down(member.dsn, member.files, migrations.down_dir, to=member.baseline_name,
+         ledger=migrations.ledger, log=member.log("down"), echo=print)
+
+
 @pytest.mark.order(6)
-def test_migrate_down(rehearsal: Rehearsal) -> None:
-    migrations = rehearsal.runbook.migrations
-    if migrations.down_dir is None and layout_of_spec(rehearsal.runbook) == "numbered":
-        rehearsal.broken = "migrate down"
-        fail_gate("migrate down: the runbook spec names no migrations.down_dir")
-    rehearsal.step(
-        "migrate down",
-        lambda: down(
-            rehearsal.dsn,
-            rehearsal.files,
-            migrations.down_dir,
-            to=rehearsal.baseline_name,
-            ledger=migrations.ledger,
-            log=rehearsal.log("down"),
-            echo=print,
-        ),
-    )
+def test_migrate_down(rehearsal: Rehearsals) -> None:
+    rehearsal.step("migrate down", _down, reverse=True)
 
 
 @pytest.mark.order(7)
 def test_absent_after_down(
-    rehearsal: Rehearsal, expected: Expected, evidence: GateEvidence
+    rehearsal: Rehearsals, expected: Expected, database: str, evidence: GateEvidence
 ) -> None:
     """Gone after rollback; an object the baseline already had (the release replaced it) is
     restored to its baseline definition instead."""
     rehearsal.require("absent after down")
-    baseline, after = rehearsal.catalog("baseline"), _seen(rehearsal, "down", expected, evidence)
+    member = rehearsal.member(database)
+    baseline, after = member.catalog("baseline"), _seen(member, "down", expected, evidence)
     if expected.where(baseline) is not None:
         evidence.add("baseline", f"{expected.describe()} existed before the release: it must be "
                      "restored to its baseline definition")
     require(expected.problem_if_not_restored(baseline, after))
 
 
+def _changes(rehearsal: Rehearsals, phase: str, dsns: dict[str, str] | None = None) -> list[str]:
+    """Every difference between each database's baseline and its schema after ``phase``."""
+    found = []
+    for member in rehearsal.members:
+        dsn = (dsns or {}).get(member.key)
+        after = member.catalog(phase, dsn).fingerprint()
+        prefix = f"{member.key}: " if member.key else ""
+        found += [prefix + change for change in diff(member.baseline_fingerprint, after)]
+    return found
+
+
 @pytest.mark.order(8)
-def test_schema_restored(rehearsal: Rehearsal) -> None:
+def test_schema_restored(rehearsal: Rehearsals) -> None:
     """After rollback the schema equals the baseline, object for object."""
     rehearsal.require("schema restored")
-    after = rehearsal.catalog("down").fingerprint()
-    changes = diff(rehearsal.baseline_fingerprint, after)
+    changes = _changes(rehearsal, "down")
     require(
         changes
         and "expected the schema after rollback to equal the baseline; found " + "; ".join(changes)
@@ -176,48 +206,54 @@ def test_schema_restored(rehearsal: Rehearsal) -> None:
 
 
 @pytest.mark.order(9)
-def test_migrate_up_again(rehearsal: Rehearsal) -> None:
+def test_migrate_up_again(rehearsal: Rehearsals) -> None:
     _apply_release(rehearsal, "migrate up again")
 
 
 @pytest.mark.order(10)
 def test_present_after_reapply(
-    rehearsal: Rehearsal, expected: Expected, evidence: GateEvidence
+    rehearsal: Rehearsals, expected: Expected, database: str, evidence: GateEvidence
 ) -> None:
     rehearsal.require("present after re-apply")
-    require(expected.problem_if_missing(_seen(rehearsal, "up again", expected, evidence)))
+    seen = _seen(rehearsal.member(database), "up again", expected, evidence)
+    require(expected.problem_if_missing(seen))
 
 
 @pytest.mark.order(11)
-def test_backup_restores_baseline(rehearsal: Rehearsal, ephemeral_server: Server) -> None:
+def test_backup_restores_baseline(rehearsal: Rehearsals, ephemeral_server: Server) -> None:
     """The backup taken before the release restores to the baseline schema."""
     rehearsal.require("backup restores baseline")
-    target_dsn = ephemeral_server.create_database("restored")
-    rehearsal.step("restore backup", lambda: restore(rehearsal.backup_path, target_dsn))
-    restored = rehearsal.catalog("restored", target_dsn).fingerprint()
-    changes = diff(rehearsal.baseline_fingerprint, restored)
+    restored: dict[str, str] = {}
+
+    def load(member: Rehearsal) -> None:
+        restored[member.key] = ephemeral_server.create_database("restored")
+        restore(member.backup_path, restored[member.key])
+
+    rehearsal.step("restore backup", load)
+    changes = _changes(rehearsal, "restored", restored)
     require(
         changes
         and "expected the restored backup to equal the baseline; found " + "; ".join(changes)
     )
 
 
-def _apply_release(rehearsal: Rehearsal, name: str) -> None:
+def _apply_release(rehearsal: Rehearsals, name: str) -> None:
     rehearsal.step(
         name,
-        lambda: up(
-            rehearsal.dsn,
-            rehearsal.files,
-            ledger=rehearsal.runbook.migrations.ledger,
-            log=rehearsal.log(name.replace(" ", "-")),
+        lambda member: up(
+            member.dsn,
+            member.files,
+            ledger=member.runbook.migrations.ledger,
+            log=member.log(name.replace(" ", "-")),
             echo=print,
-            **run_options(rehearsal.runbook.migrations),
+            databases=member.databases,
+            **run_options(member.runbook.migrations),
         ),
     )
 
 
-def _seen(rehearsal: Rehearsal, phase: str, expected: Expected, evidence: GateEvidence) -> Catalog:
+def _seen(member: Rehearsal, phase: str, expected: Expected, evidence: GateEvidence) -> Catalog:
     """The schema after ``phase``, with what it says of ``expected`` recorded as evidence."""
-    catalog = rehearsal.catalog(phase)
+    catalog = member.catalog(phase)
     evidence.extend(expected.evidence(catalog))
     return catalog

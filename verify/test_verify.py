@@ -3,10 +3,9 @@ only on live targets (one transaction, always rolled back)."""
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
-from deploy_gates.fixtures.targets import known_runbook
+from deploy_gates.fixtures.targets import Target, connect, parametrize_per_database
 from deploy_gates.migrate import Migration
 from deploy_gates.verify.outcome import require
 from deploy_gates.verify.release import migration_files
@@ -17,9 +16,13 @@ pytestmark = pytest.mark.postdeploy
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "verified_migration" in metafunc.fixturenames:
-        found = verified(migration_files(known_runbook(metafunc.config)))
-        metafunc.parametrize("verified_migration", found, ids=[m.name for m in found])
+        parametrize_per_database(metafunc, "verified_migration", lambda spec: [
+            (m.name, m) for m in verified(migration_files(spec))
+        ])
 
 
-def test_verify_script(verified_migration: Migration, db: psycopg.Connection) -> None:
-    require(verify_problem(db, verified_migration))
+def test_verify_script(
+    verified_migration: Migration, database_dsns: dict[str, str], database: str, target: Target
+) -> None:
+    with connect(database_dsns[database], target) as conn:
+        require(verify_problem(conn, verified_migration))
