@@ -321,7 +321,7 @@ def _check_databases(path: Path, spec: Runbook, lines: dict) -> None:
                      + (f"missing: {', '.join(missing)}" if missing
                         else f"unknown: {', '.join(unknown)}"))
         elif target.dsn_env is None:
-            fail(("targets", name), "a live target needs dsn_env")
+            fail(("targets", name), "missing required key 'dsn_env'")
         elif target.databases:
             fail(("targets", name, "databases"), "the spec names no databases")
 
