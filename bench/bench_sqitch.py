@@ -25,7 +25,7 @@ from benchlib import psql_clients, timed  # noqa: E402
 
 from deploy_gates.fixtures.ephemeral import start_server  # noqa: E402
 from deploy_gates.fixtures.ephemeral.local import find_bin_dir  # noqa: E402
-from deploy_gates.migrate import MigrationFile, up  # noqa: E402
+from deploy_gates.migrate import Migration, up  # noqa: E402
 from deploy_gates.rollback import backup, down, restore  # noqa: E402
 from deploy_gates.spec.runbook import Runbook, load_runbook  # noqa: E402
 from deploy_gates.verify.catalog import Catalog, diff, snapshot  # noqa: E402
@@ -105,7 +105,7 @@ def created_revert(text: str) -> str:
     return "BEGIN;\n" + "\n".join(drops) + "\nCOMMIT;"
 
 
-def owner(item: Expected, release: list[MigrationFile]) -> MigrationFile:
+def owner(item: Expected, release: list[Migration]) -> Migration:
     """The release change that creates ``item``: the first whose SQL names its object."""
     word = item.name.split(".")[-1 if item.kind == "trigger" else 0]
     pattern = re.compile(rf"\b{re.escape(word)}\b")
@@ -123,7 +123,7 @@ def verify_scripts(runbook: Runbook) -> dict[str, list[str]]:
     return checks
 
 
-def write_change(project: Path, file: MigrationFile, revert: str, verify: list[str]) -> None:
+def write_change(project: Path, file: Migration, revert: str, verify: list[str]) -> None:
     """deploy/ (in a transaction unless the file says no-transaction), revert/ and verify/."""
     text = file.path.read_text()
     deploy = f"BEGIN;\n{text}\nCOMMIT;\n" if file.transactional else text

@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from deploy_gates.migrate.checks import select_pending
 from deploy_gates.migrate.db import session
 from deploy_gates.migrate.errors import MigrationError
 from deploy_gates.migrate.execute import StatementError, Watcher, elapsed_ms, run_statements
-from deploy_gates.migrate.files import MigrationFile
-from deploy_gates.migrate.ledger import (
-    DEFAULT_SETTINGS,
-    LedgerTable,
-    ensure,
-    locate,
-    mark_succeeded,
-    read,
-    record,
-)
+from deploy_gates.migrate.ledger import DEFAULT_SETTINGS, LedgerTable, layout_of, locate
 from deploy_gates.migrate.lock import migration_lock, set_lock_timeout
 from deploy_gates.migrate.log import FileEvent, MigrationLog, Reporter
+from deploy_gates.migrate.migration import Migration
+from deploy_gates.migrate.psql import PsqlError, PsqlExecutor
+from deploy_gates.migrate.statements import TRANSACTION_CONTROL
 from deploy_gates.redact import redact_dsn
-from deploy_gates.spec.runbook import Ledger
+from deploy_gates.spec.runbook import Ledger, Migrations
 
 
 @dataclass(frozen=True)
@@ -36,71 +31,120 @@ class AppliedMigration:
     execution_ms: int
 
 
-def _directory_of(files: list[MigrationFile]) -> str:
+def _directory_of(files: list[Migration]) -> str:
     """The directory the files came from, for logs."""
     return ", ".join(sorted({str(f.path.parent) for f in files})) or "(no files)"
 
 
+def run_options(settings: Migrations | None) -> dict[str, object]:
+    """``up``'s executor options as the spec's migrations section gives them."""
+    if settings is None:
+        return {}
+    return {"executor": settings.executor, "single_transaction": settings.single_transaction}
+
+
 def plan(
     dsn: str,
-    files: list[MigrationFile],
+    files: list[Migration],
     *,
     through: str | None = None,
     ledger: Ledger = DEFAULT_SETTINGS,
     allow_out_of_order: bool = False,
-) -> list[MigrationFile]:
+) -> list[Migration]:
     """The files ``up`` would apply now, after the same safety checks; changes nothing."""
     with session(dsn) as conn:
-        table = locate(conn, ledger)
-        rows = read(conn, table, full=True)
+        table = locate(conn, ledger, layout_of(files))
+        found = table.read(conn, files)
     return select_pending(
-        files, rows, ledger=str(table), through=through, allow_out_of_order=allow_out_of_order
+        files, found.rows if found else [], ledger=str(table), through=through,
+        allow_out_of_order=allow_out_of_order,
     )
 
 
-def _apply(
-    conn: psycopg.Connection, table: LedgerTable, file: MigrationFile, watcher: Watcher | None
+def left_behind(before: dict[str, str], conn: psycopg.Connection) -> str:
+    """What changed in the schema since the fingerprint ``before``, in a few words."""
+    from deploy_gates.verify.catalog import diff, read_catalog
+
+    changes = diff(before, read_catalog(conn).fingerprint())
+    tables = {c.split(" ")[-1] for c in changes if c.startswith("left behind: table ")}
+    changes = [c for c in changes if not (c.startswith("left behind: column ")
+                                           and c.split(" ")[-1].rsplit(".", 1)[0] in tables)]
+    shown = ", ".join(c.replace("left behind: ", "") for c in changes[:8])
+    more = f" and {len(changes) - 8} more" if len(changes) > 8 else ""
+    return f"it left behind: {shown}{more}" if changes else "it left no schema change behind"
+
+
+def _apply_psql(
+    conn: psycopg.Connection, table: LedgerTable, migration: Migration, psql: PsqlExecutor
 ) -> int:
-    """Run ``file`` and record it; return its execution time in ms."""
-    statements = file.statements()
-    watch = watcher(conn, file) if watcher else None
+    """Run ``migration`` through psql and record it; what a failure left behind is named."""
+    from deploy_gates.verify.catalog import read_catalog
+
+    before = None if psql.wraps(migration) else read_catalog(conn).fingerprint()
+    try:
+        return psql.run(conn, table, migration)
+    except PsqlError as exc:
+        if exc.wrapped:
+            raise MigrationError(f"{exc}; psql ran the file in one transaction: nothing from it "
+                                 "was applied, ledger unchanged") from exc
+        ledger = (f"recorded as failed in {table}: inspect the database, then delete that "
+                  "ledger row to retry" if exc.started
+                  else f"the {table.format} ledger {table} cannot record a failed run: it "
+                  "stays pending")
+        raise MigrationError(f"{exc}; psql ran the file without one transaction: "
+                             f"{left_behind(before, conn)}; {ledger}") from exc
+
+
+def _apply(
+    conn: psycopg.Connection, table: LedgerTable, migration: Migration, watcher: Watcher | None
+) -> int:
+    """Run ``migration`` and record it; return its execution time in ms."""
+    statements = migration.statements()
+    # a script with its own BEGIN/COMMIT is not watched: a watch reads between statements
+    own = any(TRANSACTION_CONTROL.match(s.text) for s in statements)
+    watch = watcher(conn, migration) if watcher and not own else None
+    started = table.start(conn, migration)
     start = time.monotonic()
-    if file.transactional:
+    if migration.transactional:
         try:
             with conn.transaction():
-                run_statements(conn, file.name, statements, watch)
+                run_statements(conn, migration.up.label, statements, watch)
                 elapsed = elapsed_ms(start)
-                record(conn, table, file, success=True, execution_ms=elapsed)
+                table.finish(conn, migration, elapsed, started)
         except StatementError as exc:
-            raise MigrationError(
-                f"{exc}; nothing from this file was applied, ledger unchanged"
-            ) from exc
+            ledger = (f"recorded as failed in {table}, as {table.format} does: inspect it, then "
+                      "clear that ledger entry to retry" if started else "ledger unchanged")
+            raise MigrationError(f"{exc}; nothing from this file was applied, {ledger}") from exc
         if watch:
             watch.done()
         return elapsed
-    record(conn, table, file, success=False, execution_ms=None)
+    from deploy_gates.verify.catalog import read_catalog
+
+    before = read_catalog(conn).fingerprint()
     try:
-        run_statements(conn, file.name, statements, watch)
+        run_statements(conn, migration.up.label, statements, watch)
     except StatementError as exc:
-        before = (
-            f"the {exc.index} statement(s) before it stay applied"
-            if exc.index
-            else "the failed statement may have left partial effects (e.g. an INVALID index)"
+        if conn.info.transaction_status != TransactionStatus.IDLE:
+            conn.execute("ROLLBACK")
+        ledger = (
+            f"recorded as failed in {table}: inspect the database, then delete that ledger row "
+            "to retry" if started
+            else f"the {table.format} ledger {table} cannot record a failed run: it stays pending"
         )
         raise MigrationError(
-            f"{exc}; no-transaction file: {before}; recorded as failed in {table}: inspect the "
-            "database, then delete that ledger row to retry"
+            f"{exc}; not in one transaction: {exc.index} statement(s) before it stay applied, "
+            f"{left_behind(before, conn)}; {ledger}"
         ) from exc
     elapsed = elapsed_ms(start)
     if watch:
         watch.done()
-    mark_succeeded(conn, table, file.name, elapsed)
+    table.finish(conn, migration, elapsed, started)
     return elapsed
 
 
 def up(
     dsn: str,
-    files: list[MigrationFile],
+    files: list[Migration],
     *,
     through: str | None = None,
     ledger: Ledger = DEFAULT_SETTINGS,
@@ -108,30 +152,39 @@ def up(
     lock_timeout_s: float = 60,
     log: MigrationLog | None = None,
     echo: Callable[[str], None] | None = None,
+    executor: str = "builtin",
+    single_transaction: bool = True,
+    databases: Mapping[str, str] | None = None,
     watcher: Watcher | None = None,
 ) -> list[AppliedMigration]:
-    """Apply pending files in order (up to and including ``through``); return what was applied.
-
-    ``watcher`` makes a watch of each file, told of each statement as it runs (see FileWatch).
-    """
+    """Apply pending migrations in order (up to and including ``through``); return what was
+    applied. ``executor="psql"`` runs each script through psql, in one transaction with its
+    ledger entry unless ``single_transaction`` is false; a ``\\c name`` may name one of the
+    ``databases`` (name -> DSN). ``watcher`` makes a watch of each migration the built-in
+    executor runs, told of each statement as it runs (see FileWatch); psql runs are not
+    watched."""
+    psql = (PsqlExecutor(dsn, single_transaction, databases or {}, lock_timeout_s)
+            if executor == "psql" else None)
     report = Reporter(log, echo)
     report.record(f"run start: up on {redact_dsn(dsn)} from {_directory_of(files)}")
     applied: list[AppliedMigration] = []
     try:
         with session(dsn) as conn:
-            table = locate(conn, ledger)
+            table = locate(conn, ledger, layout_of(files))
             with migration_lock(
                 conn, str(table), timeout_s=lock_timeout_s, progress=report.progress
             ):
                 set_lock_timeout(conn, lock_timeout_s)
-                rows = ensure(conn, table)
+                table.ensure(conn)
+                found = table.read(conn, files)
                 pending = select_pending(
-                    files, rows, ledger=str(table), through=through,
+                    files, found.rows if found else [], ledger=str(table), through=through,
                     allow_out_of_order=allow_out_of_order,
                 )
                 for file in pending:
                     try:
-                        elapsed = _apply(conn, table, file, watcher)
+                        elapsed = (_apply_psql(conn, table, file, psql) if psql
+                                   else _apply(conn, table, file, watcher))
                     except MigrationError:
                         report.progress(str(FileEvent("applying", file.name, False)))
                         raise

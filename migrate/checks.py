@@ -1,66 +1,81 @@
-"""Safety checks on files against the ledger, and the choice of what to apply next."""
+"""Safety checks on migrations against the ledger, and the choice of what to apply next."""
 
 from __future__ import annotations
 
 from deploy_gates.migrate.errors import MigrationError
-from deploy_gates.migrate.files import MigrationFile, duplicate_versions, order_key
 from deploy_gates.migrate.ledger import LedgerRow
+from deploy_gates.migrate.migration import Migration, find, natural_key
 
 
-def check_consistency(files: list[MigrationFile], rows: list[LedgerRow], ledger: str) -> None:
-    """Refuse duplicate versions, failed runs, missing files and checksum drift."""
-    duplicates = duplicate_versions(files)
-    if duplicates:
-        shared = ", ".join(f"{' and '.join(names)} share {number}" for number, names in duplicates)
-        raise MigrationError(
-            f"duplicate version numbers: {shared}; the order would be ambiguous, renumber one"
-        )
-    failed = sorted((r.version for r in rows if not r.success), key=order_key)
+def _names(ids: list[str], migrations: list[Migration]) -> str:
+    """The migrations recorded as ``ids``, by name, in apply order (unknown ids after)."""
+    by_id = {m.id: (i, m.name) for i, m in enumerate(migrations)}
+    known = sorted(by_id[i] for i in ids if i in by_id)
+    unknown = sorted((i for i in ids if i not in by_id), key=natural_key)
+    return ", ".join([name for _, name in known] + unknown)
+
+
+def check_consistency(migrations: list[Migration], rows: list[LedgerRow], ledger: str) -> None:
+    """Refuse failed runs, applied migrations that are gone and checksum drift."""
+    failed = [r.version for r in rows if r.success is False]
     if failed:
         raise MigrationError(
-            f"{', '.join(failed)} failed in an earlier run (success=false in {ledger}) and may "
-            "be partly applied; inspect the database, then delete that ledger row to retry"
+            f"{_names(failed, migrations)} failed in an earlier run (recorded as failed in "
+            f"{ledger}) and may be partly applied; inspect the database, then delete that ledger "
+            "row to retry"
         )
-    by_name = {f.name: f for f in files}
-    missing = sorted((r.version for r in rows if r.version not in by_name), key=order_key)
+    by_id = {m.id: m for m in migrations}
+    missing = [r.version for r in rows if r.version not in by_id]
     if missing:
         raise MigrationError(
-            f"applied migration(s) {', '.join(missing)} recorded in {ledger} are missing from the "
-            "migrations directory; restore the file(s)"
+            f"applied migration(s) {_names(missing, migrations)} recorded in {ledger} are "
+            "missing from the migrations directory; restore the file(s)"
         )
     drifted = [
-        r.version for r in rows if r.checksum and r.checksum != by_name[r.version].checksum
+        r.version for r in rows
+        if r.checksum and by_id[r.version].checksum and not by_id[r.version].repeatable
+        and r.checksum != by_id[r.version].checksum
     ]
     if drifted:
         raise MigrationError(
-            f"checksum drift: {', '.join(sorted(drifted, key=order_key))} changed since it was "
-            "applied; restore the applied content and put changes in a new migration"
+            f"checksum drift: {_names(drifted, migrations)} changed since it was applied; "
+            "restore the applied content and put changes in a new migration"
         )
 
 
+def position(migrations: list[Migration], reference: str, flag: str) -> int:
+    """Where the migration ``reference`` names is in the list; refuse an unknown one."""
+    found = find(migrations, reference)
+    if found is None:
+        raise MigrationError(f"{flag} {reference}: no such migration")
+    return found
+
+
 def select_pending(
-    files: list[MigrationFile],
+    migrations: list[Migration],
     rows: list[LedgerRow],
     *,
     ledger: str,
     through: str | None,
     allow_out_of_order: bool,
-) -> list[MigrationFile]:
-    """The files to apply, in order, after every safety check passed."""
-    check_consistency(files, rows, ledger)
-    names = {f.name for f in files}
-    if through is not None and through not in names:
-        raise MigrationError(f"--through {through}: no such migration file")
-    applied = {r.version for r in rows}
-    pending = [f for f in files if f.name not in applied]
-    if rows and not allow_out_of_order:
-        newest = max((r.version for r in rows), key=order_key)
-        early = [f.name for f in pending if int(f.version) < order_key(newest)[0]]
+) -> list[Migration]:
+    """The migrations to apply, in order, after every safety check passed: the pending ones
+    (through ``through``), then repeatable ones whose checksum changed."""
+    check_consistency(migrations, rows, ledger)
+    last = len(migrations) if through is None else position(migrations, through, "--through")
+    applied = {r.version: r for r in rows}
+    index = {m.id: i for i, m in enumerate(migrations)}
+    pending = [m for m in migrations if not m.repeatable and m.id not in applied]
+    done = [index[r.version] for r in rows if not migrations[index[r.version]].repeatable]
+    if done and not allow_out_of_order:
+        newest = max(done)
+        early = [m.name for m in pending if index[m.id] < newest]
         if early:
             raise MigrationError(
-                f"{', '.join(early)} pending but {newest} is already applied (out of order); "
-                "use --allow-out-of-order (allow_out_of_order=True) to apply anyway"
+                f"{', '.join(early)} pending but {migrations[newest].name} is already applied "
+                "(out of order); use --allow-out-of-order (allow_out_of_order=True) to apply "
+                "anyway"
             )
-    if through is None:
-        return pending
-    return [f for f in pending if order_key(f.name) <= order_key(through)]
+    changed = [m for m in migrations if m.repeatable
+               and (m.id not in applied or applied[m.id].checksum != m.checksum)]
+    return [m for m in pending if index[m.id] <= last] + changed

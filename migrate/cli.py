@@ -7,19 +7,18 @@ import argparse
 from datetime import UTC
 from pathlib import Path
 
-from deploy_gates.migrate.apply import plan, up
+from deploy_gates.migrate.apply import plan, run_options, up
 from deploy_gates.migrate.cli_common import (
     CliParser,
     add_lock_timeout,
     add_target_args,
-    folder,
     ledger_settings,
+    release_migrations,
     require_permission,
     resolve_target,
     run_command,
 )
 from deploy_gates.migrate.errors import MigrationError
-from deploy_gates.migrate.files import discover
 from deploy_gates.migrate.log import MigrationLog
 from deploy_gates.migrate.status import StatusEntry, status, status_problem
 
@@ -73,7 +72,8 @@ def execute(args: argparse.Namespace) -> None:
     """Run the chosen subcommand."""
     target = resolve_target(args)
     dsn, ledger = target.dsn, ledger_settings(args, target)
-    files = discover(folder(args.dir, target, "dir", "--dir"))
+    found = release_migrations(args, target)
+    files = found.migrations
     if args.command == "status":
         rows = status(dsn, files, ledger=ledger)
         print(format_status(rows))
@@ -89,9 +89,10 @@ def execute(args: argparse.Namespace) -> None:
     require_permission(args, target)
     log = MigrationLog.create(Path(args.report_dir), "migrate")
     print(f"log: {log.path}")
+    print(f"migrations: {found.folder}, {found.describe()}")
     applied = up(dsn, files, through=args.through, ledger=ledger,
                  allow_out_of_order=args.allow_out_of_order, lock_timeout_s=args.lock_timeout,
-                 log=log, echo=print)
+                 log=log, echo=print, **run_options(target.migrations))
     print(f"{len(applied)} migration(s) applied" if applied else "nothing pending")
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from deploy_gates.migrate.errors import MigrationError
+from deploy_gates.migrate.layouts import Discovery, scan
 from deploy_gates.migrate.ledger import DEFAULT_SETTINGS
 from deploy_gates.safety import permission_problem
 from deploy_gates.spec.runbook import EphemeralTarget, Ledger, Migrations, load_runbook
@@ -68,6 +69,8 @@ def add_target_args(parser: argparse.ArgumentParser) -> None:
                         help="a live target of the runbook spec (DSN, folders and ledger from it)")
     parser.add_argument("--runbook", type=Path, default=os.environ.get("DEPLOY_GATES_RUNBOOK"),
                         help="runbook spec for --target (env DEPLOY_GATES_RUNBOOK)")
+    parser.add_argument("--database", metavar="KEY",
+                        help="with --target: which database of a spec with several")
     parser.add_argument("--allow-destructive", metavar="NAME",
                         help="let this command change --target NAME (must name it exactly)")
     parser.add_argument("--ledger-table", type=ledger_table_name, metavar="[SCHEMA.]TABLE",
@@ -94,6 +97,14 @@ def resolve_target(args: argparse.Namespace) -> CliTarget:
     if isinstance(target, EphemeralTarget):
         raise MigrationError(f"target {args.target!r} is ephemeral: the suite starts it; "
                              f"rehearse with pytest --target={args.target}")
+    views = dict(spec.per_database())
+    if spec.databases and args.database not in views:
+        raise MigrationError(f"{args.runbook} names databases ({', '.join(spec.databases)}): "
+                             "pass --database KEY")
+    if not spec.databases and args.database:
+        raise MigrationError(f"--database {args.database}: {args.runbook} names no databases")
+    spec = views[args.database or ""]
+    target = spec.targets[args.target]
     dsn = _from_env(target.dsn_env, f"target {args.target}")
     return CliTarget(dsn, args.target, target.protected, spec.migrations)
 
@@ -131,6 +142,17 @@ def folder(given: Path | None, target: CliTarget, key: str, flag: str) -> Path:
         raise MigrationError(
             f"{flag} is needed (or --target with a spec that names migrations.{key})"
         )
+    return found
+
+
+def release_migrations(args: argparse.Namespace, target: CliTarget) -> Discovery:
+    """The migrations of ``--dir`` (else the spec's folder), read as the spec's layout (detected
+    when it names none, or without a spec); refused when the folder has problems."""
+    directory = folder(args.dir, target, "dir", "--dir")
+    settings = target.migrations
+    found = scan(directory, settings.layout if settings else None,
+                 allow_duplicate_versions=bool(settings and settings.allow_duplicate_versions))
+    found.require()
     return found
 
 

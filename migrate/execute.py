@@ -10,7 +10,7 @@ from typing import Protocol
 import psycopg
 
 from deploy_gates.migrate.errors import MigrationError
-from deploy_gates.migrate.files import MigrationFile
+from deploy_gates.migrate.migration import Migration
 from deploy_gates.migrate.statements import Statement
 
 
@@ -33,7 +33,7 @@ class FileWatch(Protocol):
         """The file's work is committed."""
 
 
-Watcher = Callable[[psycopg.Connection, MigrationFile], FileWatch]
+Watcher = Callable[[psycopg.Connection, Migration], FileWatch]
 """Makes the watch of a file before it starts, on the connection that will run it."""
 
 

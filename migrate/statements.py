@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from deploy_gates.migrate.errors import MigrationError
 
@@ -54,20 +53,59 @@ def split_statements(source: str) -> list[Statement]:
     return statements
 
 
-def read_statements(path: Path, *, transactional: bool) -> list[Statement]:
-    """The statements of the script at ``path``; a transactional one may not end its transaction."""
-    try:
-        source = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MigrationError(f"cannot read {path}: {exc}") from exc
-    statements = split_statements(source)
-    if transactional:
-        for statement in statements:
-            control = TRANSACTION_CONTROL.match(statement.text)
-            if control:
-                raise MigrationError(
-                    f"{path.name}:{statement.line}: {control.group(1).upper()} is not allowed: the "
-                    "file already runs in one transaction (mark it '-- deploy-gates: "
-                    "no-transaction' to manage transactions yourself)"
-                )
-    return statements
+NO_TRANSACTION = re.compile(
+    r"(?:CREATE|DROP|REINDEX)\b[^;]*\bCONCURRENTLY\b|VACUUM\b|ALTER\s+SYSTEM\b", re.IGNORECASE
+)
+CREATE_DATABASE = re.compile(r"(CREATE|DROP|ALTER)\s+DATABASE\b", re.IGNORECASE)
+PSQL_EXECUTOR = "set migrations.executor: psql to run it with psql"
+
+
+def _meta_command(statement: Statement) -> tuple[int, str] | None:
+    """The file line and name of the first psql meta-command (``\\set``, ``\\i``, ...) in
+    ``statement``, which sqlparse keeps with the SQL after it; None when it has none."""
+    from sqlparse import tokens
+    from sqlparse.lexer import Lexer
+
+    offset = 0
+    for ttype, value in Lexer.get_default_instance().get_tokens(statement.text):
+        if ttype in tokens.Generic.Command:
+            return statement.line + statement.text.count("\n", 0, offset), value
+        offset += len(value)
+    return None
+
+
+def check_statements(label: str, statements: list[Statement], *, transactional: bool) -> None:
+    """Refuse, naming ``label`` and the line, what the built-in executor does not run: psql
+    meta-commands, statements on whole databases, and transaction control in a script that
+    already runs in one transaction."""
+    for statement in statements:
+        meta = _meta_command(statement)
+        if meta:
+            raise MigrationError(
+                f"{label}:{meta[0]}: psql meta-command {meta[1]} is not SQL, and the built-in "
+                f"executor runs SQL only; {PSQL_EXECUTOR}"
+            )
+        database = CREATE_DATABASE.match(statement.text)
+        if database:
+            raise MigrationError(
+                f"{label}:{statement.line}: {database.group(1).upper()} DATABASE is not run by "
+                "the built-in executor, which applies a migration to one database; name each "
+                f"database in the spec (databases:), or {PSQL_EXECUTOR}"
+            )
+        control = TRANSACTION_CONTROL.match(statement.text) if transactional else None
+        if control:
+            raise MigrationError(
+                f"{label}:{statement.line}: {control.group(1).upper()} is not allowed: the "
+                "file already runs in one transaction (mark it '-- deploy-gates: "
+                "no-transaction' to manage transactions yourself)"
+            )
+
+
+def manages_transactions(text: str) -> bool:
+    """True when a script has its own transaction control (``BEGIN; ... COMMIT;``) or a statement
+    that cannot run in a transaction (``CREATE INDEX CONCURRENTLY``, ``VACUUM``): then it runs as
+    it is, statement by statement, not wrapped in one transaction."""
+    return any(
+        TRANSACTION_CONTROL.match(s.text) or NO_TRANSACTION.match(s.text)
+        for s in split_statements(text)
+    )

@@ -1,4 +1,4 @@
-"""What the ledger says about each migration file, read-only."""
+"""What the ledger says about each migration, read-only."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from deploy_gates.migrate.db import session
-from deploy_gates.migrate.files import MigrationFile, order_key
-from deploy_gates.migrate.ledger import DEFAULT_SETTINGS, LedgerRow, locate, read
+from deploy_gates.migrate.ledger import DEFAULT_SETTINGS, LedgerRow, layout_of, locate
+from deploy_gates.migrate.migration import Migration, natural_key
 from deploy_gates.spec.runbook import Ledger
 
 
 @dataclass(frozen=True)
 class StatusEntry:
-    """One migration: ``state`` is applied, pending, failed, missing or drifted."""
+    """One migration: ``state`` is applied, pending, failed, missing, drifted or (a repeatable
+    one whose script changed) outdated."""
 
     name: str
     state: str
@@ -21,35 +22,41 @@ class StatusEntry:
     execution_ms: int | None
 
 
-def entries(files: list[MigrationFile], rows: list[LedgerRow]) -> list[StatusEntry]:
-    """The state of every file and of every ledger row without a file, in version order."""
+def _state(migration: Migration, row: LedgerRow) -> str:
+    if row.success is False:
+        return "failed"
+    if row.checksum and migration.checksum and row.checksum != migration.checksum:
+        return "outdated" if migration.repeatable else "drifted"
+    return "applied"
+
+
+def entries(migrations: list[Migration], rows: list[LedgerRow]) -> list[StatusEntry]:
+    """The state of every migration in apply order, each ledger row without a migration placed
+    before the first migration whose id sorts after its own."""
     by_row = {r.version: r for r in rows}
     result = []
-    for file in files:
-        row = by_row.pop(file.name, None)
+    for m in migrations:
+        row = by_row.pop(m.id, None)
         if row is None:
-            result.append(StatusEntry(file.name, "pending", None, None))
-            continue
-        if not row.success:
-            state = "failed"
-        elif row.checksum and row.checksum != file.checksum:
-            state = "drifted"
+            result.append((m.id, StatusEntry(m.name, "pending", None, None)))
         else:
-            state = "applied"
-        result.append(StatusEntry(file.name, state, row.applied_at, row.execution_ms))
-    result += [
-        StatusEntry(r.version, "missing", r.applied_at, r.execution_ms) for r in by_row.values()
-    ]
-    return sorted(result, key=lambda e: order_key(e.name))
+            entry = StatusEntry(m.name, _state(m, row), row.applied_at, row.execution_ms)
+            result.append((m.id, entry))
+    for row in sorted(by_row.values(), key=lambda r: natural_key(r.version)):
+        at = next((i for i, (ident, _) in enumerate(result)
+                   if natural_key(ident) > natural_key(row.version)), len(result))
+        entry = StatusEntry(row.version, "missing", row.applied_at, row.execution_ms)
+        result.insert(at, (row.version, entry))
+    return [entry for _, entry in result]
 
 
 def status(
-    dsn: str, files: list[MigrationFile], *, ledger: Ledger = DEFAULT_SETTINGS
+    dsn: str, migrations: list[Migration], *, ledger: Ledger = DEFAULT_SETTINGS
 ) -> list[StatusEntry]:
     """The state of each migration on ``dsn``; a missing ledger means everything is pending."""
     with session(dsn) as conn:
-        rows = read(conn, locate(conn, ledger))
-    return entries(files, rows)
+        found = locate(conn, ledger, layout_of(migrations)).read(conn, migrations)
+    return entries(migrations, found.rows if found else [])
 
 
 def status_problem(rows: list[StatusEntry]) -> str | None:

@@ -13,11 +13,11 @@ from deploy_gates.migrate.cli_common import (
     add_target_args,
     folder,
     ledger_settings,
+    release_migrations,
     require_permission,
     resolve_target,
     run_command,
 )
-from deploy_gates.migrate.files import discover
 from deploy_gates.migrate.log import MigrationLog, file_timestamp
 from deploy_gates.redact import redact_dsn
 from deploy_gates.rollback.backup import BackupInfo, backup, restore
@@ -82,8 +82,10 @@ def describe(info: BackupInfo) -> str:
 def run_down(args: argparse.Namespace, target: CliTarget) -> None:
     """Preview, confirm, back up, then roll back."""
     dsn = target.dsn
-    files = discover(folder(args.dir, target, "dir", "--dir"))
-    down_dir = folder(args.down_dir, target, "down_dir", "--down-dir")
+    found = release_migrations(args, target)
+    files = found.migrations
+    down_dir = (folder(args.down_dir, target, "down_dir", "--down-dir")
+                if found.layout == "numbered" else None)
     options = {"to": args.to, "ledger": ledger_settings(args, target)}
     if args.dry_run:
         down(dsn, files, down_dir, dry_run=True, echo=print, **options)

@@ -9,8 +9,9 @@ from pathlib import Path
 from textwrap import indent
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
-from deploy_gates.migrate.checks import check_consistency
+from deploy_gates.migrate.checks import check_consistency, position
 from deploy_gates.migrate.db import session
 from deploy_gates.migrate.errors import MigrationError
 from deploy_gates.migrate.execute import (
@@ -20,46 +21,42 @@ from deploy_gates.migrate.execute import (
     elapsed_ms,
     run_statements,
 )
-from deploy_gates.migrate.files import MigrationFile, order_key
-from deploy_gates.migrate.ledger import (
-    DEFAULT_SETTINGS,
-    LedgerRow,
-    LedgerTable,
-    delete,
-    locate,
-    read,
-)
+from deploy_gates.migrate.ledger import DEFAULT_SETTINGS, LedgerRow, LedgerTable, layout_of, locate
 from deploy_gates.migrate.lock import migration_lock, set_lock_timeout
 from deploy_gates.migrate.log import FileEvent, MigrationLog, Reporter
-from deploy_gates.migrate.statements import Statement, read_statements
+from deploy_gates.migrate.migration import Migration, Script, down_script
+from deploy_gates.migrate.statements import Statement, manages_transactions
 from deploy_gates.redact import redact_dsn
 from deploy_gates.spec.runbook import Ledger
 
 
-def _targets(files: list[MigrationFile], rows: list[LedgerRow], to: str | None) -> list[str]:
-    """Applied migrations after ``to`` (all when None), newest first."""
-    if to is not None and to not in {f.name for f in files}:
-        raise MigrationError(f"--to {to}: no such migration file")
-    names = [r.version for r in rows if to is None or order_key(r.version) > order_key(to)]
-    return sorted(names, key=order_key, reverse=True)
+def _targets(files: list[Migration], rows: list[LedgerRow], to: str | None) -> list[Migration]:
+    """Applied migrations after ``to`` (all when None), newest first; repeatable ones stay."""
+    keep = -1 if to is None else position(files, to, "--to")
+    applied = {r.version for r in rows}
+    return [m for i, m in enumerate(files)
+            if i > keep and m.id in applied and not m.repeatable][::-1]
 
 
-def _scripts(names: list[str], down_dir: Path) -> list[tuple[str, Path, list[Statement]]]:
+def _scripts(
+    targets: list[Migration], down_dir: Path | None
+) -> list[tuple[Migration, Script, list[Statement]]]:
     """Each target with its down script and statements; refuse if any script is missing."""
-    missing = [str(down_dir / name) for name in names if not (down_dir / name).is_file()]
+    found = [(m, down_script(m, down_dir)) for m in targets]
+    missing = [m.name if down_dir is None or m.layout != "numbered" else str(down_dir / m.name)
+               for m, script in found if script is None]
     if missing:
         raise MigrationError(
             f"missing down script(s) {', '.join(missing)}; nothing was rolled back"
         )
-    return [
-        (name, down_dir / name, read_statements(down_dir / name, transactional=True))
-        for name in names
-    ]
+    return [(m, script, script.statements(transactional=not manages_transactions(script.text)))
+            for m, script in found]
 
 
-def _show(report: Reporter, path: Path, statements: list[Statement]) -> None:
+def _show(report: Reporter, script: Script, statements: list[Statement]) -> None:
     """Show a down script's statements instead of running them."""
-    report.progress(f"would run {path} ({len(statements)} statement(s))")
+    where = f"{script.path} from line {script.line}" if script.line > 1 else str(script.path)
+    report.progress(f"would run {where} ({len(statements)} statement(s))")
     for statement in statements:
         report.show(f"  -- line {statement.line}\n{indent(statement.text, '  ')}")
 
@@ -67,19 +64,30 @@ def _show(report: Reporter, path: Path, statements: list[Statement]) -> None:
 def _revert(
     conn: psycopg.Connection,
     table: LedgerTable,
-    name: str,
-    path: Path,
+    migration: Migration,
+    files: list[Migration],
+    script: Script,
     statements: list[Statement],
     report: Reporter,
     watch: FileWatch | None,
 ) -> None:
-    """Run one down script and delete its ledger row in one transaction."""
+    """Run one down script and record the rollback in the ledger, in one transaction."""
+    name = migration.name
     start = time.monotonic()
+    own = manages_transactions(script.text)
     try:
-        with conn.transaction():
-            run_statements(conn, str(path), statements, watch)
-            delete(conn, table, name)
+        with nullcontext() if own else conn.transaction():
+            run_statements(conn, str(script.path), statements, watch)
+            table.remove(conn, migration, files)
     except StatementError as exc:
+        if own:
+            if conn.info.transaction_status != TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
+            report.progress(str(FileEvent("reverting", name, False)))
+            raise MigrationError(
+                f"{exc}; the down script runs outside one transaction: {exc.index} statement(s) "
+                f"before it stay applied; {name} stays applied (ledger unchanged)"
+            ) from exc
         report.progress(str(FileEvent("reverting", name, False)))
         raise MigrationError(
             f"{exc}; down script rolled back, {name} stays applied (ledger unchanged)"
@@ -91,8 +99,8 @@ def _revert(
 
 def down(
     dsn: str,
-    files: list[MigrationFile],
-    down_dir: Path,
+    files: list[Migration],
+    down_dir: Path | None,
     *,
     to: str | None = None,
     ledger: Ledger = DEFAULT_SETTINGS,
@@ -105,31 +113,32 @@ def down(
     """Revert every applied migration after ``to``, newest first; return their names.
 
     With ``dry_run`` only show each down script and its statements; nothing changes.
-    ``watcher`` makes a watch of each down script (given its migration's file), told of each
+    ``watcher`` makes a watch of each down script (given its migration), told of each
     statement as it runs.
     """
     report = Reporter(log, echo)
     mode = "down (dry run)" if dry_run else "down"
-    report.record(f"run start: {mode} on {redact_dsn(dsn)} from {down_dir}")
+    source = down_dir or (files[0].path.parent if files else "(no migrations)")
+    report.record(f"run start: {mode} on {redact_dsn(dsn)} from {source}")
     reverted: list[str] = []
     try:
         with session(dsn) as conn:
-            table = locate(conn, ledger)
+            table = locate(conn, ledger, layout_of(files))
             lock = nullcontext() if dry_run else migration_lock(
                 conn, str(table), timeout_s=lock_timeout_s, progress=report.progress
             )
             with lock:
                 set_lock_timeout(conn, lock_timeout_s)
-                rows = read(conn, table)
+                found = table.read(conn, files)
+                rows = found.rows if found else []
                 check_consistency(files, rows, str(table))
-                by_name = {f.name: f for f in files}
-                for name, path, statements in _scripts(_targets(files, rows, to), down_dir):
+                for m, script, statements in _scripts(_targets(files, rows, to), down_dir):
                     if dry_run:
-                        _show(report, path, statements)
+                        _show(report, script, statements)
                     else:
-                        watch = watcher(conn, by_name[name]) if watcher else None
-                        _revert(conn, table, name, path, statements, report, watch)
-                    reverted.append(name)
+                        watch = watcher(conn, m) if watcher else None
+                        _revert(conn, table, m, files, script, statements, report, watch)
+                    reverted.append(m.name)
     except MigrationError as exc:
         report.record(f"failed: {exc}")
         report.record(f"run end: failed after {len(reverted)} rolled back")

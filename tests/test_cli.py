@@ -69,8 +69,11 @@ def test_lint_finds_spec_and_migration_problems_without_a_database(tmp_path: Pat
     found = deploy_gates("lint", cwd=release, env=env)
     assert found.returncode == 1
     assert found.stderr.splitlines() == [
-        "runbook.yaml: migrations: expected one file per version number; found version 0007 in "
-        "0007_again.sql, 0007_metrics_event_log_cursor_index.sql",
+        "runbook.yaml: migrations: expected every file of migrations to be a numbered migration "
+        "in an unambiguous order; found 1 problem(s): versions shared by several files (0007 in "
+        "0007_again.sql, 0007_metrics_event_log_cursor_index.sql), so the order is ambiguous: "
+        "renumber, or set migrations.allow_duplicate_versions: true to apply them in full file "
+        "name order",
         "runbook.yaml: migrations: expected down script down/0006_metrics_incremental_jobs.sql;"
         " found: it does not exist",
         "runbook.yaml: migrations: expected down script down/0007_again.sql; found: it does not "

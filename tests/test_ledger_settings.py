@@ -123,8 +123,8 @@ def test_ledger_without_the_configured_version_column_fails_the_gates_in_one_lin
     up(dsn, discover(release / "migrations"))
     spec = with_ledger(release, "schema_migrations", "filename")
     monkeypatch.setenv("TASCADE_STAGING_DATABASE_URL", dsn)
-    problem = ("expected ledger table public.schema_migrations with version column filename; "
-               "found: no column filename")
+    problem = ("ledger table public.schema_migrations exists but lacks column(s) filename; "
+               "expected filename (deploy-gates ledger)")
     assert ledger_gates(pytester, spec, tmp_path / "out") == {
         NEWEST: problem, "test_nothing_pending": problem, "test_nothing_failed": problem,
         "test_ledger_checksums": problem,

@@ -44,14 +44,14 @@ def test_a_target_without_paths_collects_the_suites_gates_once(project: pytest.P
     assert ids and all(i.startswith("verify/test_") for i in ids), ids
     assert not [i for i, n in Counter(ids).items() if n > 1]
     assert {i.split("::")[0] for i in ids} <= {f"verify/{m}" for m in SUITE_MODULES}
-    assert "verify/test_predeploy.py::test_migration_versions_unique" in ids
+    assert "verify/test_predeploy.py::test_migration_files" in ids
 
 
 def test_paths_given_collect_only_those(project: pytest.Pytester) -> None:
     result = project.runpytest("--runbook=runbook.yaml", "--target=rehearsal", "--collect-only",
                                "-q", "test_own.py", str(ROOT / "verify" / "test_predeploy.py"))
     assert collected(result.stdout.str()) == [
-        "test_own.py::test_own", "verify/test_predeploy.py::test_migration_versions_unique"]
+        "test_own.py::test_own", "verify/test_predeploy.py::test_migration_files"]
 
 
 def test_custom_gates_of_the_spec_are_collected_with_the_suites(project: pytest.Pytester) -> None:
@@ -61,7 +61,7 @@ def test_custom_gates_of_the_spec_are_collected_with_the_suites(project: pytest.
     ids = collected(project.runpytest("--runbook=runbook.yaml", "--target=rehearsal",
                                       "--collect-only", "-q").stdout.str())
     assert "checks/test_orders.py::test_custom" in ids
-    assert "verify/test_predeploy.py::test_migration_versions_unique" in ids
+    assert "verify/test_predeploy.py::test_migration_files" in ids
     assert "test_own.py::test_own" not in ids
 
 

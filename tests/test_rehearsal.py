@@ -158,12 +158,21 @@ def test_predeploy_lint_names_shared_versions_and_missing_down_scripts(
     pytester: pytest.Pytester, release: Path
 ) -> None:
     (release / "migrations" / "0008_metrics_alert_rules.sql").write_text("SELECT 1;\n")
+    (release / "migrations" / "05_metrics_fix.sql").write_text("SELECT 1;\n")
+    (release / "migrations" / "readme.sql").write_text("-- notes\n")
+    (release / "migrations" / "add_index.sql").write_text("SELECT 1;\n")
     (release / "down" / "0008_metrics_alerts.sql").unlink()
     result = gates(pytester, release, "--target=rehearsal", "-m", "predeploy")
     outcomes = summary(release)
-    assert outcomes["test_migration_versions_unique"]["message"] == (
-        "expected one file per version number; found version 0008 in "
-        "0008_metrics_alert_rules.sql, 0008_metrics_alerts.sql")
+    assert outcomes["test_migration_files"]["message"] == (
+        f"expected every file of {release / 'migrations'} to be a numbered migration in an "
+        "unambiguous order; found 3 problem(s): "
+        "add_index.sql: not a migration name (<number><_ or - or __><description>.sql); "
+        "readme.sql: not a migration name (<number><_ or - or __><description>.sql); "
+        "versions shared by several files (0005 in 0005_metrics_read_model.sql, 05_metrics_fix.sql "
+        "and 0008 in 0008_metrics_alert_rules.sql, 0008_metrics_alerts.sql), so the order is "
+        "ambiguous: renumber, or set migrations.allow_duplicate_versions: true to apply them in "
+        "full file name order")
     assert outcomes["test_down_script[0008_metrics_alerts.sql]"]["message"].endswith(
         "down/0008_metrics_alerts.sql; found: it does not exist")
     assert outcomes["test_down_script[0005_metrics_read_model.sql]"]["outcome"] == "passed"

@@ -128,7 +128,7 @@ def test_errors_name_file_line_and_key(tmp_path: Path, text: str, error: str) ->
         ("  dir: nowhere\n", ":5: migrations.dir: folder {base}/nowhere does not exist"),
         ("  dir: m\n  down_dir: d\n", ":6: migrations.down_dir: folder {base}/d does not exist"),
         ("  dir: m\n  baseline: 0009_x.sql\n",
-         ":6: migrations.baseline: '0009_x.sql' is not a migration file in {base}/m"),
+         ":6: migrations.baseline: '0009_x.sql' is not a migration in {base}/m (numbered layout)"),
     ],
 )
 def test_paths_the_spec_names_must_exist(tmp_path: Path, migrations: str, error: str) -> None:

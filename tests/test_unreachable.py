@@ -221,8 +221,8 @@ def test_server_that_logs_in_and_never_answers_a_query_is_bounded(
          "target rehearsal: cannot deploy the release: 0002_crypto.sql:1: extension \"pgcrypto\" "
          "is not available*"),
         ({"0002_a.sql": "SELECT 1;\n", "0002_b.sql": "SELECT 1;\n"},
-         "target rehearsal: cannot deploy the release: duplicate version numbers: 0002_a.sql and "
-         "0002_b.sql share 0002*"),
+         "target rehearsal: cannot deploy the release: migrations folder * (numbered layout): "
+         "1 problem: versions shared by several files (0002 in 0002_a.sql, 0002_b.sql)*"),
     ],
     ids=["missing extension", "duplicate versions"],
 )

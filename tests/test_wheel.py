@@ -131,7 +131,7 @@ def test_installed_suite_rehearses_and_verifies_a_live_target(
     assert len(ids) == len(set(ids)) > 100
     assert "verify/test_team.py::test_projects_table" in ids
     assert "verify/test_rehearsal.py::test_schema_restored" in ids
-    assert "verify/test_predeploy.py::test_migration_versions_unique" in ids
+    assert "verify/test_predeploy.py::test_migration_files" in ids
 
     dsn = pg_server.create_database("team_live")
     up(dsn, discover(repo / "migrations"))

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg import sql
 
-from deploy_gates.migrate.ledger import LedgerRow, LedgerTable, locate, select_rows
+from deploy_gates.migrate import Migration, MigrationError
+from deploy_gates.migrate.ledger import LedgerTable, layout_of, locate
 from deploy_gates.spec.runbook import Ledger, Runbook
+from deploy_gates.verify.canonical import canonical
 
 USER_SCHEMAS = """n.nspname NOT IN ('pg_catalog', 'information_schema')
     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'"""
@@ -126,6 +128,8 @@ QUERIES = {
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relrowsecurity AND c.relkind IN ('r', 'p') AND {USER_SCHEMAS}""",
 }
+VIEW, EXPRESSION, CONSTRAINT = "CREATE VIEW v AS {}", "SELECT {}", "ALTER TABLE t ADD {}"
+"""Statements around a definition, for ``canonical``."""
 RELKIND = {"r": "table", "p": "table", "v": "view", "m": "view", "S": "sequence", "f": "table"}
 
 
@@ -203,7 +207,9 @@ class Catalog:
     extensions: dict[str, str] = field(default_factory=dict)
     schemas: set[str] = field(default_factory=set)
     ledger_table: LedgerTable | None = None
-    ledger: dict[str, bool] | None = None
+    ledger: dict[str, bool | None] | None = None
+    """Recorded migrations by name -> succeeded (None: the ledger does not record failures)."""
+    ledger_records_failures: bool = False
     ledger_problem: str | None = None
     nonempty_views: set[str] = field(default_factory=set)
     sql: dict[str, str] = field(default_factory=dict)
@@ -227,22 +233,24 @@ class Catalog:
     def fingerprint(self) -> dict[str, str]:
         """Every object and its definition (``kind name -> definition``), for diffs; the ledger
         table is bookkeeping, not schema, and is left out."""
-        ledger = str(self.ledger_table) if self.ledger_table else None
+        ledger = self.ledger_table
 
         def kept(key: str) -> bool:
-            return ledger is None or not (key == ledger or key.startswith(ledger + "."))
+            return ledger is None or not ledger.owns(key)
 
         items: dict[str, str] = {}
         for key, kind in self.relations.items():
-            items[f"{kind} {key}"] = self.view_definitions.get(key, "")
+            items[f"{kind} {key}"] = canonical(self.view_definitions.get(key, ""), VIEW)
         for key, col in self.columns.items():
             items[f"column {key}"] = (
-                f"{col.type} {'NOT NULL' if col.not_null else 'NULL'} {col.default}"
+                f"{col.type} {'NOT NULL' if col.not_null else 'NULL'} "
+                f"{canonical(col.default, EXPRESSION)}"
             )
         for key, (table, definition) in self.indexes.items():
             if kept(table):
                 items[f"index {key}"] = definition
-        items.update({f"constraint {k}": v for k, v in self.constraints.items()})
+        items.update({f"constraint {k}": canonical(v, CONSTRAINT)
+                      for k, v in self.constraints.items()})
         items.update({f"trigger {k}": v for k, v in self.triggers.items()})
         items.update({f"function {k}": v for k, v in self.functions.items()})
         items.update({f"enum type {k}": ",".join(v) for k, v in self.enums.items()})
@@ -287,10 +295,11 @@ def read_catalog(
     conn: psycopg.Connection,
     *,
     ledger: Ledger | None = None,
+    migrations: list[Migration] = (),
     probe_views: tuple[str, ...] = (),
 ) -> Catalog:
-    """Snapshot the schema of ``conn``'s database, with the ledger the settings name; the query
-    count does not grow with objects."""
+    """Snapshot the schema of ``conn``'s database, with the ledger the settings name (in the
+    shape of the ``migrations``' layout); the query count does not grow with objects."""
     cat = Catalog()
     with conn.cursor() as cur:
         for name, query in QUERIES.items():
@@ -298,7 +307,8 @@ def read_catalog(
             cat.sql[name] = query
             _store(cat, name, rows)
     if ledger is not None:
-        _read_ledger(conn, locate(conn, ledger), cat)
+        _read_ledger(conn, locate(conn, ledger, layout_of(list(migrations))), cat,
+                     list(migrations))
     existing = [v for v in probe_views if qualified(v) in cat.view_definitions]
     if existing:
         probes = sql.SQL(" UNION ALL ").join(
@@ -315,9 +325,12 @@ def read_catalog(
 
 def snapshot(conn: psycopg.Connection, runbook: Runbook) -> Catalog:
     """Read the catalog together with the ledger and the probed views the spec names."""
+    from deploy_gates.verify.release import migration_files
+
     return read_catalog(
         conn,
         ledger=runbook.migrations.ledger if runbook.migrations else None,
+        migrations=migration_files(runbook),
         probe_views=tuple(runbook.expected.empty_views),
     )
 
@@ -365,25 +378,25 @@ def _frozen(value: object) -> object:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _read_ledger(conn: psycopg.Connection, table: LedgerTable, cat: Catalog) -> None:
-    """The ledger's rows (version -> succeeded), read as the runner reads them; or why not."""
+def _read_ledger(
+    conn: psycopg.Connection, table: LedgerTable, cat: Catalog, migrations: list[Migration]
+) -> None:
+    """The ledger's rows (migration name -> succeeded), read as the runner reads them; or why
+    not."""
     cat.ledger_table = table
-    prefix = f"{table}."
-    columns = {key.removeprefix(prefix) for key in cat.columns if key.startswith(prefix)}
-    if str(table) not in cat.relations:
+    try:
+        found = table.read(conn, migrations)
+    except MigrationError as exc:
+        cat.ledger_problem = str(exc)
+        return
+    if found is None:
         cat.ledger_problem = f"expected ledger table {table}; found: it does not exist"
         return
-    if table.version_column not in columns:
-        cat.ledger_problem = (
-            f"expected ledger table {table} with version column {table.version_column}; "
-            f"found: no column {table.version_column}"
-        )
-        return
-    query = select_rows(table, columns)
-    cat.sql["ledger"] = query.as_string(conn)
-    rows = [LedgerRow(*row) for row in conn.execute(query).fetchall()]
-    cat.ledger = {row.version: row.success for row in rows}
-    cat.ledger_checksums = {row.version: row.checksum for row in rows}
+    cat.sql["ledger"] = found.query
+    names = {m.id: m.name for m in migrations}
+    cat.ledger = {names.get(r.version, r.version): r.success for r in found.rows}
+    cat.ledger_records_failures = found.records_failures
+    cat.ledger_checksums = {names.get(r.version, r.version): r.checksum for r in found.rows}
 
 
 def qualified(name: str) -> str:

@@ -150,7 +150,7 @@ class Expected:
                 f"expected enum {self.name} with labels {', '.join(self.labels)}; "
                 f"found: {', '.join(cat.enums[key])}"
             )
-        if self.kind == "migration" and cat.ledger is not None and not cat.ledger[key]:
+        if self.kind == "migration" and cat.ledger is not None and cat.ledger[key] is False:
             return f"expected migration {self.name} applied successfully; found: recorded as failed"
         return None
 
@@ -166,6 +166,40 @@ class Expected:
         if self.where(cat) is None:
             return None
         return f"expected {self.describe()} to be gone after rollback; found: it is still there"
+
+    def definition(self, cat: Catalog) -> dict[str, str]:
+        """The fingerprint entries of this object in ``cat`` (a table's or view's with its
+        columns and constraints; every overload of a function)."""
+        key = qualified(self.name)
+        prefixes = {
+            "table": (f"table {key}", f"column {key}.", f"constraint {key}."),
+            "view": (f"view {key}", f"column {key}."),
+            "empty_view": (f"view {key}", f"column {key}."),
+            "column": (f"column {qualified_column(self.name)}",),
+            "index": (f"index {key}",),
+            "trigger": (f"trigger {qualified_column(self.name)}",),
+            "function": (f"function {key}(",),
+            "extension": (f"extension {self.name}",),
+            "enum": (f"enum type {key}",),
+        }.get(self.kind, ())
+
+        def mine(k: str) -> bool:
+            return any(k == p or (p.endswith((".", "(")) and k.startswith(p)) for p in prefixes)
+
+        return {k: v for k, v in cat.fingerprint().items() if mine(k)}
+
+    def problem_if_not_restored(self, baseline: Catalog, after: Catalog) -> str | None:
+        """After rollback: gone when the baseline lacked it, else equal to the baseline's
+        definition (the release replaced it); None when so."""
+        if self.where(baseline) is None:
+            return self.problem_if_present(after)
+        from deploy_gates.verify.catalog import diff
+
+        changes = diff(self.definition(baseline), self.definition(after))
+        if not changes:
+            return None
+        return (f"expected {self.describe()} restored to its baseline definition after "
+                f"rollback; found: {'; '.join(changes)}")
 
     def evidence(self, cat: Catalog) -> list[tuple[str, str]]:
         """The SQL behind the answer and the row it saw, for the report."""

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from deploy_gates.fixtures.ephemeral import PROVIDERS
 from deploy_gates.migrate import MigrationError, up
+from deploy_gates.migrate.migration import sha256
 from deploy_gates.spec.runbook import EphemeralTarget, Runbook, load_runbook
 from deploy_gates.spec.yamlsource import SpecError
 from deploy_gates.verify.catalog import Catalog, snapshot
@@ -61,7 +62,7 @@ class Lock(BaseModel):
 
     def stale(self, runbook: Runbook) -> list[str]:
         """How the migrations on disk and the spec differ from what the lock was written for."""
-        files = {f.name: f.checksum for f in migration_files(runbook)}
+        files = {f.name: sha256(f.up.text) for f in migration_files(runbook)}
         changed = [name for name in files if name in self.migrations
                    and files[name] != self.migrations[name]]
         problems = []
@@ -102,7 +103,7 @@ def build_lock(runbook: Runbook, baseline: Catalog, released: Catalog, postgres:
         system=runbook.system,
         release=runbook.release,
         postgres=postgres,
-        migrations={f.name: f.checksum for f in migration_files(runbook)},
+        migrations={f.name: sha256(f.up.text) for f in migration_files(runbook)},
         objects={key: value for key, value in after.items() if before.get(key) != value},
         dropped=sorted(before.keys() - after.keys()),
         baseline=before,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from deploy_gates.migrate import MigrationFile, Statement
+from deploy_gates.migrate import Migration, Statement
 from deploy_gates.verify.saferforms import BACKFILL, safer_form
 
 MODES = {
@@ -171,7 +171,7 @@ class LockProbe:
     rows: dict[str, int]
     runs: dict[str, MigrationRun] = field(default_factory=dict)
 
-    def __call__(self, conn: psycopg.Connection, file: MigrationFile) -> FileProbe:
+    def __call__(self, conn: psycopg.Connection, file: Migration) -> FileProbe:
         run = MigrationRun(file.name, file.transactional)
         self.runs[file.name] = run
         return FileProbe(self, conn, run)

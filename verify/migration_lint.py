@@ -1,38 +1,56 @@
-"""Pre-deploy lint of a release's migrations, without a database: one file per version number,
-and a down script for each migration the release adds. The predeploy gates and ``deploy-gates
-lint`` both ask these questions."""
+"""Pre-deploy lint of a release's migrations, without a database: every file named as its layout
+wants in an unambiguous order, and a down script for each migration the release adds. The
+predeploy gates and ``deploy-gates lint`` both ask these questions."""
 
 from __future__ import annotations
 
-from deploy_gates.migrate import duplicate_versions
+from deploy_gates.migrate import Discovery, Migration
+from deploy_gates.migrate.migration import down_script
 from deploy_gates.spec.runbook import Runbook
-from deploy_gates.verify.release import migration_files, split_at_baseline
+from deploy_gates.verify.release import discovery, split_at_baseline
+
+DOWN_HINTS = {
+    "golang-migrate": "{m.name}.down.sql",
+    "dbmate": "a '-- migrate:down' section in {m.name}",
+    "flyway": "an undo file U{m.version}__<description>.sql",
+    "sqitch": "revert/{m.name}.sql",
+    "liquibase-sql": "--rollback lines in changeset {m.name}",
+}
 
 
-def version_clash(runbook: Runbook) -> str | None:
-    """Why the migrations' order is ambiguous (two files share a version number), or None."""
-    clashes = duplicate_versions(migration_files(runbook))
-    if not clashes:
+def folder_problems(found: Discovery) -> str | None:
+    """Why the migrations folder is not one layout's migrations in an unambiguous order, or None."""
+    if not found.problems:
         return None
-    return "expected one file per version number; found " + "; ".join(
-        f"version {version} in {', '.join(names)}" for version, names in clashes
-    )
+    return (f"expected every file of {found.folder} to be a {found.layout} migration in an "
+            f"unambiguous order; found {len(found.problems)} problem(s): "
+            + "; ".join(found.problems))
 
 
-def missing_down_script(runbook: Runbook, name: str) -> str | None:
-    """Why the release migration ``name`` has no down script, or None."""
-    down_dir = runbook.migrations.down_dir
+def missing_down_script(runbook: Runbook, migration: Migration) -> str | None:
+    """Why the release migration has no down script, or None (``runbook``: the spec as it
+    applies to the migration's database)."""
+    m, down_dir = migration, runbook.migrations.down_dir
+    if m.layout != "numbered":
+        if down_script(m, None) is None:
+            return f"expected {DOWN_HINTS[m.layout].format(m=m)}; found: none"
+        return None
     if down_dir is None:
         return "expected migrations.down_dir in the runbook spec; found none"
-    if not (down_dir / name).is_file():
-        return f"expected down script {down_dir / name}; found: it does not exist"
+    if down_script(m, down_dir) is None:
+        return f"expected down script {down_dir / m.name}; found: it does not exist"
     return None
 
 
 def lint(runbook: Runbook) -> list[str]:
-    """Every problem of the spec's migrations (empty when there are none, or no migrations)."""
-    if runbook.migrations is None:
-        return []
-    problems = [version_clash(runbook)]
-    problems += [missing_down_script(runbook, f.name) for f in split_at_baseline(runbook)[1]]
+    """Every problem of the spec's migrations, of each database (empty when there are none)."""
+    problems: list[str | None] = []
+    for key, spec in runbook.per_database():
+        found = discovery(spec)
+        if found is None:
+            continue
+        prefix = f"{key}: " if key else ""
+        problems += [prefix + p for p in [folder_problems(found)] if p]
+        problems += [prefix + p for m in split_at_baseline(spec)[1]
+                     if (p := missing_down_script(spec, m))]
     return list(dict.fromkeys(p for p in problems if p))

@@ -11,18 +11,18 @@ from typing import TypeVar
 import psycopg
 import pytest
 
-from deploy_gates.migrate import MigrationError, MigrationFile, MigrationLog
+from deploy_gates.migrate import Migration, MigrationError, MigrationLog
 from deploy_gates.migrate.execute import StatementError
 from deploy_gates.migrate.log import FileEvent
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.settings import settings_key
 from deploy_gates.spec.runbook import Runbook
-from deploy_gates.verify.catalog import Catalog, qualified, snapshot
+from deploy_gates.verify.catalog import Catalog, snapshot
 from deploy_gates.verify.datagen import DataReport
 from deploy_gates.verify.expectations import Expected, expected_objects
 from deploy_gates.verify.locks import LockProbe, LockSeen, one_line
 from deploy_gates.verify.outcome import fail_gate
-from deploy_gates.verify.release import split_at_baseline
+from deploy_gates.verify.release import discovery, split_at_baseline
 from deploy_gates.verify.saferforms import tables_named
 from deploy_gates.verify.stairs import STEPS, Stairs, State
 from deploy_gates.verify.tabledata import present_in, read_contents
@@ -40,28 +40,39 @@ def rehearsal_mode(config: pytest.Config, runbook: Runbook) -> str:
     return config.stash[settings_key].rehearsal_mode or runbook.rehearsal.mode
 
 
+def layout_of_spec(runbook: Runbook) -> str:
+    """The layout of the spec's migrations (as given, or detected)."""
+    found = discovery(runbook)
+    return found.layout if found else "numbered"
+
+
 def release_expectations(runbook: Runbook) -> list[Expected]:
-    """What the release adds: the spec's schema objects and the release's ledger entries."""
+    """What the release adds (to a database): the spec's schema objects and the release's
+    ledger entries."""
     release = split_at_baseline(runbook)[1] if runbook.migrations else []
     return expected_objects(runbook.expected, [f.name for f in release])
 
 
 @dataclass
 class Rehearsal:
-    """One rehearsal: its database, the release's files, and what each step left for the next."""
+    """The rehearsal of one database: its database, the release's migrations, and what each
+    step left for the next."""
 
     dsn: str
     runbook: Runbook
     report_dir: Path
     label: str
     scrub: Callable[[str], str]
-    mode: str = "both"
-    baseline_files: list[MigrationFile] = field(default_factory=list)
-    release_files: list[MigrationFile] = field(default_factory=list)
+    key: str = ""
+    """The database of the system (``""`` for a spec with one)."""
+    databases: dict[str, str] = field(default_factory=dict)
+    """What a psql ``\\c`` may name -> DSN."""
+    baseline_files: list[Migration] = field(default_factory=list)
+    release_files: list[Migration] = field(default_factory=list)
+    files: list[Migration] = field(default_factory=list)
+    """Every migration of the database, in apply order."""
     baseline_fingerprint: dict[str, str] | None = None
     backup_path: Path | None = None
-    broken: str | None = None
-    batch_broken: str | None = None
     states: dict[str, State] = field(default_factory=dict)
     readers: dict[str, psycopg.Connection] = field(default_factory=dict)
     data: DataReport = field(default_factory=DataReport)
@@ -70,31 +81,31 @@ class Rehearsal:
 
     @classmethod
     def plan(
-        cls,
-        dsn: str,
-        runbook: Runbook,
-        report_dir: Path,
-        label: str,
-        scrub: Callable[[str], str],
-        mode: str,
+        cls, dsn: str, runbook: Runbook, report_dir: Path, label: str, scrub: Callable[[str], str],
+        key: str = "", databases: dict[str, str] | None = None,
     ) -> Rehearsal:
-        """The rehearsal of ``runbook``'s release on the empty database ``dsn``."""
+        """The rehearsal of ``runbook``'s release (of database ``key``) on the empty database
+        ``dsn``."""
         baseline, release = split_at_baseline(runbook)
-        return cls(dsn, runbook, report_dir, label, scrub, mode, baseline, release)
+        return cls(dsn, runbook, report_dir, f"{label}-{key}" if key else label, scrub, key,
+                   databases or {}, baseline, release, discovery(runbook).require())
 
     @property
-    def batch(self) -> bool:
-        """Whether the batch rehearsal runs (up all, down all, up all)."""
-        return self.mode in ("batch", "both")
+    def baseline_name(self) -> str | None:
+        """The last migration deployed before the release (repeatable ones aside)."""
+        versioned = [f for f in self.baseline_files if not f.repeatable]
+        return versioned[-1].name if versioned else None
 
     def log(self, phase: str) -> MigrationLog:
         """A migration log in the report directory for one phase of the rehearsal."""
         return MigrationLog.create(self.report_dir, f"{self.label}-{phase}", self.scrub)
 
-    @property
     def ignored_tables(self) -> frozenset[str]:
-        """The ledger table is bookkeeping, not schema: fingerprints leave it out."""
-        return frozenset({qualified(self.runbook.migrations.ledger.table)})
+        """The baseline's ledger tables: bookkeeping, not schema, so no rows are generated
+        for them."""
+        catalog = self.catalog("baseline")
+        ledger = catalog.ledger_table
+        return frozenset(name for name in catalog.relations if ledger and ledger.owns(name))
 
     def required_extensions(self) -> set[str]:
         """Extensions the spec names or any migration creates."""
@@ -102,32 +113,11 @@ class Rehearsal:
         for f in self.baseline_files + self.release_files:
             text = "\n".join(
                 line
-                for line in f.path.read_text().splitlines()
+                for line in f.up.text.splitlines()
                 if not line.lstrip().startswith("--")
             )
             found.update(m.lower() for m in CREATE_EXTENSION.findall(text))
         return found
-
-    def step(self, name: str, action: Callable[[], T], *, batch: bool = False) -> T:
-        """Run an action step; when it fails, later steps are skipped naming it (a step of the
-        batch rehearsal skips only the batch's later steps)."""
-        __tracebackhide__ = True
-        self.require(name, batch=batch)
-        try:
-            return action()
-        except (MigrationError, psycopg.Error) as exc:
-            self.fail(name, batch=batch)
-            fail_gate(f"{name}: {self.explain(exc)}")
-        except BaseException:
-            self.fail(name, batch=batch)
-            raise
-
-    def fail(self, name: str, *, batch: bool = False) -> None:
-        """Mark action step ``name`` failed: the steps after it (of the batch) will skip."""
-        if batch:
-            self.batch_broken = name
-        else:
-            self.broken = name
 
     def explain(self, exc: BaseException) -> str:
         """The error, and for a failed statement: the statement, and the rows of the baseline
@@ -147,12 +137,6 @@ class Rehearsal:
         if diag and diag.message_detail:
             text += f"; PostgreSQL: {one_line(diag.message_detail, 240)}"
         return text
-
-    def require(self, name: str, *, batch: bool = False) -> None:
-        """Skip a step when an earlier action step failed (of the batch, for a batch step)."""
-        broken = self.broken or (self.batch_broken if batch else None)
-        if broken:
-            pytest.skip(f"{name}: not run, because rehearsal step {broken!r} failed")
 
     def catalog(self, phase: str, dsn: str | None = None) -> Catalog:
         """The schema after ``phase``, read once per phase (of ``dsn``, default the rehearsal's)."""
@@ -200,6 +184,69 @@ class Rehearsal:
         for conn in self.readers.values():
             conn.close()
         self.readers.clear()
+
+
+@dataclass
+class Rehearsals:
+    """The rehearsal of every database of a system, in the spec's order. An action step that
+    fails in one skips every later step, naming it (a step of the batch rehearsal skips only the
+    batch's later steps)."""
+
+    members: list[Rehearsal]
+    mode: str = "both"
+    broken: str | None = None
+    batch_broken: str | None = None
+
+    @property
+    def batch(self) -> bool:
+        """Whether the batch rehearsal runs (up all, down all, up all)."""
+        return self.mode in ("batch", "both")
+
+    def member(self, key: str) -> Rehearsal:
+        """The rehearsal of database ``key``."""
+        return next(m for m in self.members if m.key == key)
+
+    def step(
+        self, name: str, action: Callable[[Rehearsal], T], *, batch: bool = False,
+        reverse: bool = False,
+    ) -> list[T]:
+        """Run an action step on each database (newest first with ``reverse``)."""
+        __tracebackhide__ = True
+        self.require(name, batch=batch)
+        results = []
+        for member in reversed(self.members) if reverse else self.members:
+            label = f"{name} ({member.key})" if member.key else name
+            try:
+                results.append(action(member))
+            except (MigrationError, psycopg.Error) as exc:
+                self.fail(label, batch=batch)
+                fail_gate(f"{label}: {member.explain(exc)}")
+            except BaseException:
+                self.fail(label, batch=batch)
+                raise
+        return results
+
+    def fail(self, name: str, *, batch: bool = False) -> None:
+        """Mark action step ``name`` failed: the steps after it (of the batch) will skip."""
+        if batch:
+            self.batch_broken = name
+        else:
+            self.broken = name
+
+    def require(self, name: str, *, batch: bool = False) -> None:
+        """Skip a step when an earlier action step failed (of the batch, for a batch step)."""
+        broken = self.broken or (self.batch_broken if batch else None)
+        if broken:
+            pytest.skip(f"{name}: not run, because rehearsal step {broken!r} failed")
+
+    def required_extensions(self) -> set[str]:
+        """Extensions any database's spec names or migrations create."""
+        return set().union(*(m.required_extensions() for m in self.members))
+
+    def close(self) -> None:
+        """Close every database's reading connections."""
+        for member in self.members:
+            member.close()
 
 
 def _cause(exc: BaseException | None, kind: type[E]) -> E | None:

@@ -3,7 +3,7 @@ safer form of a statement that takes a blocking lock, where one is known."""
 
 from __future__ import annotations
 
-from deploy_gates.migrate.files import NO_TRANSACTION_MARKER as NO_TRANSACTION
+from deploy_gates.migrate.layouts.numbered import NO_TRANSACTION_MARKER as NO_TRANSACTION
 from deploy_gates.verify.catalog import qualified
 
 BACKFILL = ("commit the schema change on its own, then change the rows in batches, each in its "

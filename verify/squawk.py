@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy_gates.migrate import MigrationFile
+from deploy_gates.migrate import Migration
 from deploy_gates.spec.rehearsal import Squawk
 from deploy_gates.spec.runbook import Runbook
 from deploy_gates.verify.locks import LockSeen
@@ -107,7 +107,7 @@ def binary() -> str | None:
     return str(beside) if beside.is_file() else shutil.which("squawk")
 
 
-def run_squawk(files: list[MigrationFile], spec: Squawk) -> SquawkReport:
+def run_squawk(files: list[Migration], spec: Squawk) -> SquawkReport:
     """Lint ``files``: transactional ones as wrapped in a transaction (as the runner runs them)."""
     report = SquawkReport([f.name for f in files], {f.name: [] for f in files})
     exe = binary()

@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
-from deploy_gates.migrate import MigrationError, MigrationFile, MigrationLog, up
+from deploy_gates.migrate import Migration, MigrationError, MigrationLog, up
 from deploy_gates.migrate.execute import Watcher
 from deploy_gates.rollback import down
 from deploy_gates.spec.runbook import Ledger
@@ -40,8 +41,8 @@ class Stairs:
     """The stairway on its own database, started from the populated baseline ``start``."""
 
     dsn: str
-    files: list[MigrationFile]
-    release: list[MigrationFile]
+    files: list[Migration]
+    release: list[Migration]
     down_dir: Path | None
     ledger: Ledger
     log: MigrationLog
@@ -50,6 +51,8 @@ class Stairs:
     start: State
     expected: list[Expected]
     watcher: Watcher | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    """How ``up`` runs the migrations (executor, single_transaction, databases)."""
     status: dict[tuple[str, str], str] = field(default_factory=dict)
     data_preserved: dict[str, bool] = field(default_factory=dict)
     before: dict[str, State] = field(default_factory=dict)
@@ -65,7 +68,7 @@ class Stairs:
         action raises MigrationError (or psycopg.Error)."""
         return {"up": self._up, "down": self._down, "reapply": self._reapply}[step](name)
 
-    def _file(self, name: str) -> MigrationFile:
+    def _file(self, name: str) -> Migration:
         return next(f for f in self.release if f.name == name)
 
     def _previous(self, name: str) -> str | None:
@@ -83,12 +86,13 @@ class Stairs:
         before = self._before(name)
         self.before[name] = before
         up(self.dsn, self.files, through=name, ledger=self.ledger, log=self.log,
-           watcher=self.watcher)
+           watcher=self.watcher, **self.options)
         after = self.read(f"stairs {name} up", False)
         self.after_up[name] = after
         evidence = [("what it changed", "\n".join(_changes(before, after)) or "(no schema change)")]
         problems = []
-        if not (after.catalog.ledger or {}).get(name):
+        recorded = after.catalog.ledger or {}  # None: recorded, the ledger keeps no success
+        if name not in recorded or recorded[name] is False:
             problems.append(f"the ledger does not record {name} as applied")
         if name == self.release[-1].name:
             problems += [p for e in self.expected if (p := e.problem_if_missing(after.catalog))]
@@ -96,11 +100,11 @@ class Stairs:
 
     def _down(self, name: str) -> tuple[str | None, list[tuple[str, str]]]:
         before = self.before[name]
-        if self.down_dir is None:
+        if self.down_dir is None and self.files[0].layout == "numbered":
             raise MigrationError("the runbook spec names no migrations.down_dir")
         watches: list[ContentWatch] = []
 
-        def watcher(conn: psycopg.Connection, _: MigrationFile) -> ContentWatch:
+        def watcher(conn: psycopg.Connection, _: Migration) -> ContentWatch:
             watches.append(ContentWatch(conn, self.tables, before.contents or {}))
             return watches[-1]
 
@@ -130,7 +134,7 @@ class Stairs:
         return "; ".join(problems) or None, evidence
 
     def _reapply(self, name: str) -> tuple[str | None, list[tuple[str, str]]]:
-        up(self.dsn, self.files, through=name, ledger=self.ledger, log=self.log)
+        up(self.dsn, self.files, through=name, ledger=self.ledger, log=self.log, **self.options)
         after = self.read(f"stairs {name} reapply", True)
         self.before[f"{name}:after"] = after
         changes = diff(self.after_up[name].fingerprint, after.fingerprint)

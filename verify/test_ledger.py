@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from deploy_gates.fixtures.targets import Target, known_runbook
-from deploy_gates.migrate import MigrationFile
+from deploy_gates.fixtures.targets import Target, database_spec, parametrize_per_database
+from deploy_gates.migrate import Migration
 from deploy_gates.spec.runbook import Runbook
 from deploy_gates.verify.catalog import Catalog
 from deploy_gates.verify.outcome import fail_gate, require
@@ -14,34 +14,49 @@ from deploy_gates.verify.release import migration_files
 pytestmark = pytest.mark.postdeploy
 
 
+def _newest(spec: Runbook) -> list[tuple[str, str]]:
+    files = [f for f in migration_files(spec) if not f.repeatable]
+    return [(files[-1].name, files[-1].name)] if files else []
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "newest" in metafunc.fixturenames:
-        files = migration_files(known_runbook(metafunc.config))
-        names = [files[-1].name] if files else []
-        metafunc.parametrize("newest", names, ids=names)
+        parametrize_per_database(metafunc, "newest", _newest)
+    elif "ledger_catalog" in metafunc.fixturenames:
+        parametrize_per_database(metafunc, None)
 
 
 @pytest.fixture
-def ledger(request: pytest.FixtureRequest, runbook: Runbook, target: Target) -> dict[str, bool]:
-    """The target's ledger: migration name -> succeeded (one per target in a run of several)."""
-    if runbook.migrations is None:
+def ledger_catalog(
+    request: pytest.FixtureRequest, runbook: Runbook, target: Target, database: str
+) -> Catalog:
+    """The target's catalog with its ledger read (one per target in a run of several, one per
+    database of a system with several)."""
+    if database_spec(runbook, database).migrations is None:
         pytest.skip("the runbook spec names no migrations")
-    catalog: Catalog = request.getfixturevalue("catalog")
+    catalog: Catalog = request.getfixturevalue("catalogs")[database]
     if catalog.ledger is None:
         fail_gate(catalog.ledger_problem)
-    return catalog.ledger
+    return catalog
 
 
 @pytest.fixture
-def files(runbook: Runbook) -> list[MigrationFile]:
-    found = migration_files(runbook)
+def ledger(ledger_catalog: Catalog) -> dict[str, bool | None]:
+    """The target's ledger: migration name -> succeeded (None: not recorded)."""
+    return ledger_catalog.ledger
+
+
+@pytest.fixture
+def files(runbook: Runbook, database: str) -> list[Migration]:
+    """The release's migrations as read (a folder's problems are the lint gate's to name)."""
+    found = migration_files(database_spec(runbook, database))
     if not found:
         pytest.skip("the runbook spec names no migrations")
     return found
 
 
-def test_applied_through(newest: str, files: list[MigrationFile], ledger: dict[str, bool]) -> None:
-    names = [f.name for f in files]
+def test_applied_through(newest: str, files: list[Migration], ledger: dict[str, bool]) -> None:
+    names = [f.name for f in files if not f.repeatable]
     missing = [name for name in names[: names.index(newest) + 1] if name not in ledger]
     require(
         missing
@@ -50,7 +65,7 @@ def test_applied_through(newest: str, files: list[MigrationFile], ledger: dict[s
     )
 
 
-def test_nothing_pending(files: list[MigrationFile], ledger: dict[str, bool]) -> None:
+def test_nothing_pending(files: list[Migration], ledger: dict[str, bool]) -> None:
     names = {f.name for f in files}
     pending = [f.name for f in files if f.name not in ledger]
     unknown = sorted(name for name in ledger if name not in names)
@@ -62,15 +77,17 @@ def test_nothing_pending(files: list[MigrationFile], ledger: dict[str, bool]) ->
     )
 
 
-def test_nothing_failed(ledger: dict[str, bool], runbook: Runbook) -> None:
-    if runbook.migrations.ledger.success_column is None:
-        pytest.skip("the spec's ledger has no success column")
-    failed = sorted(name for name, ok in ledger.items() if not ok)
+def test_nothing_failed(ledger_catalog: Catalog) -> None:
+    table = ledger_catalog.ledger_table
+    if not ledger_catalog.ledger_records_failures:
+        pytest.skip(f"cannot tell: the {table.format} ledger {table} does not record failed "
+                    "migrations (no success column)")
+    failed = sorted(name for name, ok in ledger_catalog.ledger.items() if ok is False)
     require(failed and f"expected no failed migration; found failed: {', '.join(failed)}")
 
 
 def test_ledger_checksums(
-    files: list[MigrationFile], ledger: dict[str, bool], request: pytest.FixtureRequest
+    files: list[Migration], ledger: dict[str, bool], request: pytest.FixtureRequest
 ) -> None:
     """Drift: each applied migration's recorded checksum is its file's (as ``flyway validate``)."""
     recorded: dict[str, str | None] = request.getfixturevalue("catalog").ledger_checksums

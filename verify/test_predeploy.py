@@ -1,5 +1,6 @@
-"""Pre-deploy lint of the release's migrations: unambiguous order, a down script for each, and
-squawk's findings (one gate per finding, one per clean file)."""
+"""Pre-deploy lint of the release's migrations: every file named as its layout wants, an
+unambiguous order, a down script for each, and squawk's findings (one gate per finding, one per
+clean file)."""
 
 from __future__ import annotations
 
@@ -8,24 +9,36 @@ from pathlib import Path
 import pytest
 
 from deploy_gates.fixtures.lockfile import known_lock
-from deploy_gates.fixtures.targets import known_runbook
+from deploy_gates.fixtures.targets import database_spec, known_runbook, parametrize_per_database
+from deploy_gates.migrate import Discovery, Migration
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.settings import Settings, settings_key
 from deploy_gates.spec.runbook import Runbook
 from deploy_gates.verify.lockfile import Lock, lock_path
-from deploy_gates.verify.migration_lint import missing_down_script, version_clash
+from deploy_gates.verify.migration_lint import folder_problems, missing_down_script
 from deploy_gates.verify.outcome import fail_gate, require
-from deploy_gates.verify.release import split_at_baseline
+from deploy_gates.verify.release import discovery, split_at_baseline
 from deploy_gates.verify.squawk import LintGate, lint_gates, squawk_report
 
 pytestmark = pytest.mark.predeploy
 
 
+def _release(spec: Runbook) -> list[tuple[str, Migration]]:
+    return [(m.name, m) for m in split_at_baseline(spec)[1]] if spec.migrations else []
+
+
+def _warnings(spec: Runbook) -> list[tuple[str, str]]:
+    found = discovery(spec)
+    return found.warnings if found else []
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "release_migration" in metafunc.fixturenames:
-        runbook = known_runbook(metafunc.config)
-        names = [f.name for f in split_at_baseline(runbook)[1]] if runbook.migrations else []
-        metafunc.parametrize("release_migration", names, ids=names)
+        parametrize_per_database(metafunc, "release_migration", _release)
+    elif "allowed_duplicate" in metafunc.fixturenames:
+        parametrize_per_database(metafunc, "allowed_duplicate", _warnings)
+    elif "found" in metafunc.fixturenames:
+        parametrize_per_database(metafunc, None)
     if "lock_file" in metafunc.fixturenames:
         settings: Settings = metafunc.config.stash[settings_key]
         path = lock_path(settings.runbook)
@@ -40,14 +53,30 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
 
 
-def test_migration_versions_unique(runbook: Runbook) -> None:
-    if runbook.migrations is None:
+@pytest.fixture
+def found(runbook: Runbook, database: str, evidence: GateEvidence) -> Discovery:
+    """The migrations folder as read, with the layout (and how it was chosen) as evidence."""
+    read = discovery(database_spec(runbook, database))
+    if read is None:
         pytest.skip("the runbook spec names no migrations")
-    require(version_clash(runbook))
+    evidence.add("migrations", f"{read.folder}: {read.describe()}, "
+                 f"{len(read.migrations)} migration(s)")
+    return read
 
 
-def test_down_script(release_migration: str, runbook: Runbook) -> None:
-    require(missing_down_script(runbook, release_migration))
+def test_migration_files(found: Discovery) -> None:
+    require(folder_problems(found))
+
+
+@pytest.mark.severity("advisory")
+def test_duplicate_versions(allowed_duplicate: str, database: str) -> None:
+    """A warning per version several files share, when the spec allows it (``database``: of a
+    system with several, the one it is in)."""
+    require(f"expected one migration per version; found {allowed_duplicate}")
+
+
+def test_down_script(release_migration: Migration, runbook: Runbook, database: str) -> None:
+    require(missing_down_script(database_spec(runbook, database), release_migration))
 
 
 def test_lock_current(lock_file: Path, lock: Lock, runbook: Runbook,

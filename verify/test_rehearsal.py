@@ -4,6 +4,9 @@ migration took; the backup restores.
 
 Runs only on ephemeral targets. Each action step that fails skips the steps after it, naming it;
 the stairs run on their own copy of the populated baseline, so a broken batch does not stop them.
+A system with several databases has them all created first on the throwaway server (so that
+they can reach each other), and each step runs on each database in the spec's order (the
+rollback in reverse); the gates that check one database have its key in their id.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ from deploy_gates.fixtures.targets import (
     Target,
     file_label,
     known_runbook,
+    parametrize_per_database,
     parametrize_per_target,
+    root_cause,
 )
-from deploy_gates.migrate import MigrationError, up
+from deploy_gates.migrate import Migration, MigrationError, up
+from deploy_gates.migrate.apply import run_options
 from deploy_gates.migrate.execute import Watcher
 from deploy_gates.redact import Redactor
 from deploy_gates.reports.evidence import GateEvidence
@@ -32,6 +38,7 @@ from deploy_gates.rollback import backup, down, restore
 from deploy_gates.settings import Settings, settings_key
 from deploy_gates.spec.runbook import EphemeralTarget, Runbook
 from deploy_gates.verify.catalog import Catalog, changes
+from deploy_gates.verify.databases import connect_names, create_databases
 from deploy_gates.verify.datagen import fill, read_tables
 from deploy_gates.verify.expectations import Expected
 from deploy_gates.verify.lockfile import artifact_path, build_lock, write
@@ -39,17 +46,24 @@ from deploy_gates.verify.locks import LockProbe
 from deploy_gates.verify.outcome import fail_gate, require
 from deploy_gates.verify.rehearsal import (
     Rehearsal,
+    Rehearsals,
+    layout_of_spec,
     progress_into,
     rehearsal_mode,
     release_expectations,
 )
-from deploy_gates.verify.release import split_at_baseline
+from deploy_gates.verify.release import migration_files, split_at_baseline
 from deploy_gates.verify.seed import load_seed
 from deploy_gates.verify.squawk import compare, squawk_report
 from deploy_gates.verify.stairs import STEPS, Stairs
 from deploy_gates.verify.tabledata import content_changes, quote_table
+from deploy_gates.verify.verify_scripts import verified, verify_problem
 
 pytestmark = [pytest.mark.rehearsal, pytest.mark.destructive]
+
+
+def _release_names(spec: Runbook) -> list[str]:
+    return [f.name for f in split_at_baseline(spec)[1]] if spec.migrations else []
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -57,22 +71,35 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "expected" in metafunc.fixturenames:
         names = metafunc.config.stash[settings_key].targets
         ephemeral = [n for n in names if isinstance(runbook.targets[n], EphemeralTarget)]
-        rows = [(e.id, e) for e in release_expectations(runbook)] if ephemeral or not names else []
-        if not names:
-            metafunc.parametrize("expected", [e for _, e in rows], ids=[i for i, _ in rows])
+        # built for the ephemeral targets only: on a live one, every one would be refused
+        if runbook.databases or not names:
+            parametrize_per_database(metafunc, "expected", lambda spec: [
+                (e.id, e) for e in release_expectations(spec)
+            ] if ephemeral or not names else [])
         else:
-            # built for the ephemeral targets only: on a live one, every one would be refused
+            rows = [(e.id, e) for e in release_expectations(runbook)] if ephemeral else []
             parametrize_per_target(metafunc, "expected", lambda n: rows if n in ephemeral else [])
+    if "verified_migration" in metafunc.fixturenames:
+        parametrize_per_database(metafunc, "verified_migration", lambda spec: [
+            (m.name, m) for m in verified(migration_files(spec))
+        ])
     names = [f.name for f in split_at_baseline(runbook)[1]] if runbook.migrations else []
     if "stair" in metafunc.fixturenames:
         batch_only = rehearsal_mode(metafunc.config, runbook) == "batch"
-        stairs = [] if batch_only else [(name, step) for name in names for step in STEPS]
-        metafunc.parametrize("stair", stairs, ids=[f"{name}:{step}" for name, step in stairs])
+        parametrize_per_database(metafunc, "stair", lambda spec: [] if batch_only else [
+            (f"{name}:{step}", (name, step)) for name in _release_names(spec) for step in STEPS
+        ])
     if "lock_migration" in metafunc.fixturenames:
         mark = pytest.mark.severity(runbook.rehearsal.locks.severity)
-        metafunc.parametrize(
-            "lock_migration", [pytest.param(name, id=name, marks=mark) for name in names]
-        )
+        if not runbook.databases:
+            metafunc.parametrize("lock_migration", [
+                pytest.param(name, id=name, marks=mark) for name in _release_names(runbook)
+            ])
+            return
+        metafunc.parametrize(("database", "lock_migration"), [
+            pytest.param(key, name, id=f"{key}/{name}", marks=mark)
+            for key, spec in runbook.per_database() for name in _release_names(spec)
+        ])
 
 
 @pytest.fixture(scope="module")
@@ -83,22 +110,33 @@ def rehearsal(
     target: Target,
     deploy_settings: Settings,
     redactor: Redactor,
-) -> Iterator[Rehearsal]:
-    """A fresh database on the throwaway server, and the release's plan."""
-    if runbook.migrations is None:
+) -> Iterator[Rehearsals]:
+    """Fresh databases on the throwaway server (one per database of the system), and the
+    release's plan for each."""
+    specs = runbook.per_database()
+    if all(spec.migrations is None for _, spec in specs):
         pytest.skip("the runbook spec has no migrations to rehearse")
-    dsn = ephemeral_server.create_database("rehearsal")
-    rehearsal = Rehearsal.plan(
-        dsn, runbook, deploy_settings.report_dir, file_label(request.config, target.name),
-        redactor, rehearsal_mode(request.config, runbook),
-    )
-    yield rehearsal
-    rehearsal.close()
+    try:
+        dsns = create_databases(ephemeral_server, runbook, "rehearsal")
+        names = connect_names(runbook, dsns)
+        label = file_label(request.config, target.name)
+        plan = Rehearsals([
+            Rehearsal.plan(dsns[key], spec, deploy_settings.report_dir, label, redactor, key,
+                           names)
+            for key, spec in specs if spec.migrations is not None
+        ], rehearsal_mode(request.config, runbook))
+    except (MigrationError, psycopg.Error) as exc:
+        problem = str(exc)
+    else:
+        yield plan
+        plan.close()
+        return
+    root_cause(request.config, problem)
 
 
 @pytest.mark.order(1)
 def test_provider_has_extensions(
-    rehearsal: Rehearsal, ephemeral_server: Server, evidence: GateEvidence
+    rehearsal: Rehearsals, ephemeral_server: Server, evidence: GateEvidence
 ) -> None:
     evidence.add("server", f"{ephemeral_server.provider} provider, PostgreSQL "
                  f"{ephemeral_server.version()} ({ephemeral_server.description})")
@@ -115,133 +153,155 @@ def test_provider_has_extensions(
 
 
 @pytest.mark.order(2)
-def test_baseline(rehearsal: Rehearsal, evidence: GateEvidence) -> None:
+def test_baseline(rehearsal: Rehearsals, evidence: GateEvidence) -> None:
     """Deploy what precedes the release and fingerprint the schema the release will meet."""
-    files = rehearsal.baseline_files
-    if files:
-        rehearsal.step(
-            "baseline",
-            lambda: up(
-                rehearsal.dsn,
-                files,
-                through=files[-1].name,
-                log=rehearsal.log("baseline"),
-                ledger=rehearsal.runbook.migrations.ledger,
-                echo=progress_into(evidence),
-            ),
-        )
-    rehearsal.baseline_fingerprint = rehearsal.catalog("baseline").fingerprint()
+
+    def deploy(member: Rehearsal) -> None:
+        if member.baseline_files:
+            up(member.dsn, member.baseline_files, log=member.log("baseline"),
+               ledger=member.runbook.migrations.ledger, echo=progress_into(evidence),
+               databases=member.databases, **run_options(member.runbook.migrations))
+        member.baseline_fingerprint = member.catalog("baseline").fingerprint()
+
+    rehearsal.step("baseline", deploy)
 
 
 @pytest.mark.order(3)
 def test_baseline_data(
-    rehearsal: Rehearsal, ephemeral_server: Server, evidence: GateEvidence
+    rehearsal: Rehearsals, ephemeral_server: Server, evidence: GateEvidence
 ) -> None:
     """Fill the baseline's tables (the team's seed files, then generated rows), and give the
     stairs their own copy of it."""
-    spec = rehearsal.runbook.rehearsal.data
+    spec = rehearsal.members[0].runbook.rehearsal.data
 
-    def populate():
-        for seed in spec.seed:
-            load_seed(rehearsal.dsn, seed)
-        with psycopg.connect(rehearsal.dsn, autocommit=True, connect_timeout=10) as conn:
+    def populate(member: Rehearsal):
+        if member is rehearsal.members[0]:
+            for seed in spec.seed:
+                load_seed(member.dsn, seed)
+        ignored = member.ignored_tables()
+        with psycopg.connect(member.dsn, autocommit=True, connect_timeout=10) as conn:
             conn.execute("SET synchronous_commit = off")
-            return fill(conn, read_tables(conn, rehearsal.ignored_tables), spec.rows)
+            member.data = fill(conn, read_tables(conn, ignored), spec.rows)
 
-    rehearsal.data = rehearsal.step("baseline data", populate)
-    data = rehearsal.data
-    evidence.add(f"rows per table ({data.ms:.0f} ms)",
-                 "\n".join(f.describe() for f in data.filled.values()) or "(no tables)")
-    if data.empty:
-        evidence.add("tables left empty", "\n".join(f.describe() for f in data.empty))
-    start = rehearsal.state("baseline")
-    rehearsal.probe = LockProbe(
-        rehearsal.dsn,
-        {table: quote_table(table) for table in data.tables},
-        {table: data.rows(table) for table in data.tables},
-    )
+    rehearsal.step("baseline data", populate)
+    for member in rehearsal.members:
+        data, prefix = member.data, f"{member.key}: " if member.key else ""
+        evidence.add(f"{prefix}rows per table ({data.ms:.0f} ms)",
+                     "\n".join(f.describe() for f in data.filled.values()) or "(no tables)")
+        if data.empty:
+            evidence.add(f"{prefix}tables left empty", "\n".join(f.describe() for f in data.empty))
+        member.probe = LockProbe(
+            member.dsn,
+            {table: quote_table(table) for table in data.tables},
+            {table: data.rows(table) for table in data.tables},
+        )
+    starts = {member.key: member.state("baseline") for member in rehearsal.members}
     if rehearsal.mode == "batch":
         return
     rehearsal.close()  # nobody may be connected to the database the copy is made of
-    stairs_dsn = rehearsal.step(
-        "copy for the stairs",
-        lambda: ephemeral_server.create_database("stairs", copy_of=rehearsal.dsn)
-        if rehearsal.batch else rehearsal.dsn,
-    )
-    migrations = rehearsal.runbook.migrations
-    rehearsal.stairs = Stairs(
-        stairs_dsn, rehearsal.baseline_files + rehearsal.release_files, rehearsal.release_files,
-        migrations.down_dir, migrations.ledger, rehearsal.log("stairs"), data.tables,
-        lambda phase, rows: rehearsal.state(phase, stairs_dsn, rows=rows), start,
-        release_expectations(rehearsal.runbook),
-        watcher=None if rehearsal.batch else rehearsal.probe,
-    )
+
+    def copy(member: Rehearsal) -> None:
+        stairs_dsn = (ephemeral_server.create_database(
+            f"stairs_{member.key}" if member.key else "stairs", copy_of=member.dsn)
+            if rehearsal.batch else member.dsn)
+        migrations = member.runbook.migrations
+
+        def state(phase: str, rows: bool, member: Rehearsal = member, dsn: str = stairs_dsn):
+            return member.state(phase, dsn, rows=rows)
+
+        member.stairs = Stairs(
+            stairs_dsn, member.files, member.release_files,
+            migrations.down_dir, migrations.ledger, member.log("stairs"), member.data.tables,
+            state, starts[member.key], release_expectations(member.runbook),
+            watcher=None if rehearsal.batch else member.probe,
+            options={"databases": member.databases, **run_options(migrations)},
+        )
+
+    rehearsal.step("copy for the stairs", copy)
 
 
 @pytest.mark.order(4)
-def test_backup(rehearsal: Rehearsal, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_backup(rehearsal: Rehearsals, tmp_path_factory: pytest.TempPathFactory) -> None:
     """pg_dump -Fc of the baseline, checked with pg_restore --list."""
-    path = tmp_path_factory.mktemp("backup") / "baseline.dump"
-    info = rehearsal.step("backup", lambda: backup(rehearsal.dsn, path))
-    rehearsal.backup_path = info.path
+    folder = tmp_path_factory.mktemp("backup")
+
+    def take(member: Rehearsal) -> None:
+        path = folder / f"baseline{'-' + member.key if member.key else ''}.dump"
+        member.backup_path = backup(member.dsn, path).path
+
+    rehearsal.step("backup", take)
 
 
 @pytest.mark.order(5)
-def test_migrate_up(rehearsal: Rehearsal, ephemeral_server: Server, evidence: GateEvidence) -> None:
+def test_migrate_up(
+    rehearsal: Rehearsals, ephemeral_server: Server, evidence: GateEvidence
+) -> None:
     _batch(rehearsal, "migrate up")
-    _apply_release(rehearsal, "migrate up", evidence, rehearsal.probe)
-    path = artifact_path(rehearsal.report_dir, rehearsal.runbook)
+    _apply_release(rehearsal, "migrate up", evidence, watch=True)
     major = ephemeral_server.version().split(".")[0]
-    write(build_lock(rehearsal.runbook, rehearsal.catalog("baseline"), rehearsal.catalog("up"),
-                     major), path)
-    evidence.add("the release's schema", f"recorded in {path}")
+    for member in rehearsal.members:
+        path = artifact_path(member.report_dir, member.runbook)
+        if member.key:  # one lock file per database of a system with several
+            path = path.with_name(path.name.replace(".lock.json", f"-{member.key}.lock.json"))
+        write(build_lock(member.runbook, member.catalog("baseline"), member.catalog("up"),
+                         major), path)
+        evidence.add("the release's schema", f"recorded in {path}")
 
 
 @pytest.mark.order(6)
 def test_present_after_up(
-    rehearsal: Rehearsal, expected: Expected, evidence: GateEvidence
+    rehearsal: Rehearsals, expected: Expected, database: str, evidence: GateEvidence
 ) -> None:
     _batch(rehearsal, "present after up")
-    require(expected.problem_if_missing(_seen(rehearsal, "up", expected, evidence)))
+    seen = _seen(rehearsal.member(database), "up", expected, evidence)
+    require(expected.problem_if_missing(seen))
+
+
+@pytest.mark.order(6)
+def test_verified_after_up(
+    rehearsal: Rehearsals, verified_migration: Migration, database: str
+) -> None:
+    """The migration's own verify script passes on the release."""
+    _batch(rehearsal, "verified after up")
+    dsn = rehearsal.member(database).dsn
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+        require(verify_problem(conn, verified_migration))
 
 
 @pytest.mark.order(7)
-def test_migrate_down(rehearsal: Rehearsal, evidence: GateEvidence) -> None:
+def test_migrate_down(rehearsal: Rehearsals, evidence: GateEvidence) -> None:
     _batch(rehearsal, "migrate down")
-    migrations = rehearsal.runbook.migrations
-    if migrations.down_dir is None:
-        rehearsal.fail("migrate down", batch=True)
-        fail_gate("migrate down: the runbook spec names no migrations.down_dir")
-    to = rehearsal.baseline_files[-1].name if rehearsal.baseline_files else None
-    rehearsal.step(
-        "migrate down",
-        lambda: down(
-            rehearsal.dsn,
-            rehearsal.baseline_files + rehearsal.release_files,
-            migrations.down_dir,
-            to=to,
-            ledger=migrations.ledger,
-            log=rehearsal.log("down"),
-            echo=progress_into(evidence),
-        ),
-        batch=True,
-    )
+
+    def revert(member: Rehearsal) -> None:
+        migrations = member.runbook.migrations
+        if migrations.down_dir is None and layout_of_spec(member.runbook) == "numbered":
+            raise MigrationError("the runbook spec names no migrations.down_dir")
+        down(member.dsn, member.files, migrations.down_dir, to=member.baseline_name,
+             ledger=migrations.ledger, log=member.log("down"), echo=progress_into(evidence))
+
+    rehearsal.step("migrate down", revert, batch=True, reverse=True)
 
 
 @pytest.mark.order(8)
 def test_absent_after_down(
-    rehearsal: Rehearsal, expected: Expected, evidence: GateEvidence
+    rehearsal: Rehearsals, expected: Expected, database: str, evidence: GateEvidence
 ) -> None:
+    """Gone after rollback; an object the baseline already had (the release replaced it) is
+    restored to its baseline definition instead."""
     _batch(rehearsal, "absent after down")
-    require(expected.problem_if_present(_seen(rehearsal, "down", expected, evidence)))
+    member = rehearsal.member(database)
+    baseline, after = member.catalog("baseline"), _seen(member, "down", expected, evidence)
+    if expected.where(baseline) is not None:
+        evidence.add("baseline", f"{expected.describe()} existed before the release: it must be "
+                     "restored to its baseline definition")
+    require(expected.problem_if_not_restored(baseline, after))
 
 
 @pytest.mark.order(9)
-def test_schema_restored(rehearsal: Rehearsal, evidence: GateEvidence) -> None:
+def test_schema_restored(rehearsal: Rehearsals, evidence: GateEvidence) -> None:
     """After rollback the schema equals the baseline, object for object."""
     _batch(rehearsal, "schema restored")
-    after = rehearsal.catalog("down").fingerprint()
-    found = _compared(evidence, rehearsal.baseline_fingerprint, after, "after rollback")
+    found = _changes(rehearsal, evidence, "down", "after rollback")
     require(
         found
         and "expected the schema after rollback to equal the baseline; found " + "; ".join(found)
@@ -249,40 +309,47 @@ def test_schema_restored(rehearsal: Rehearsal, evidence: GateEvidence) -> None:
 
 
 @pytest.mark.order(10)
-def test_data_restored(rehearsal: Rehearsal, evidence: GateEvidence) -> None:
+def test_data_restored(rehearsal: Rehearsals, evidence: GateEvidence) -> None:
     """After rollback every baseline table holds the rows it held before the release."""
     _batch(rehearsal, "data restored")
-    before, after = rehearsal.state("baseline"), rehearsal.state("down")
-    changes = content_changes(before.contents, after.contents)
-    evidence.add("rows after rollback", "\n".join(changes) or "every baseline table holds its rows")
+    found = []
+    for member in rehearsal.members:
+        before, after = member.state("baseline"), member.state("down")
+        prefix = f"{member.key}: " if member.key else ""
+        found += [prefix + c for c in content_changes(before.contents, after.contents)]
+    evidence.add("rows after rollback", "\n".join(found) or "every baseline table holds its rows")
     require(
-        changes
+        found
         and "expected every baseline table to hold the rows it held before the release; found "
-        + "; ".join(changes)
+        + "; ".join(found)
     )
 
 
 @pytest.mark.order(11)
-def test_migrate_up_again(rehearsal: Rehearsal, evidence: GateEvidence) -> None:
+def test_migrate_up_again(rehearsal: Rehearsals, evidence: GateEvidence) -> None:
     _batch(rehearsal, "migrate up again")
     _apply_release(rehearsal, "migrate up again", evidence)
 
 
 @pytest.mark.order(12)
 def test_present_after_reapply(
-    rehearsal: Rehearsal, expected: Expected, evidence: GateEvidence
+    rehearsal: Rehearsals, expected: Expected, database: str, evidence: GateEvidence
 ) -> None:
     _batch(rehearsal, "present after re-apply")
-    require(expected.problem_if_missing(_seen(rehearsal, "up again", expected, evidence)))
+    seen = _seen(rehearsal.member(database), "up again", expected, evidence)
+    require(expected.problem_if_missing(seen))
 
 
 @pytest.mark.order(13)
-def test_stair(rehearsal: Rehearsal, stair: tuple[str, str], evidence: GateEvidence) -> None:
+def test_stair(
+    rehearsal: Rehearsals, stair: tuple[str, str], database: str, evidence: GateEvidence
+) -> None:
     """One stair of one migration: up (and its objects), down (schema and rows as found), or
     up again (the schema its first run gave)."""
     name, step = stair
     rehearsal.require(f"stair {step} of {name}")
-    stairs = rehearsal.stairs
+    member = rehearsal.member(database)
+    stairs = member.stairs
     if stairs.broken:
         pytest.skip(f"stair {step} of {name}: not run, because stair {stairs.broken!r} failed")
     try:
@@ -290,7 +357,7 @@ def test_stair(rehearsal: Rehearsal, stair: tuple[str, str], evidence: GateEvide
     except (MigrationError, psycopg.Error) as exc:
         stairs.broken = f"{name}:{step}"
         stairs.status[stair] = "failed"
-        fail_gate(f"stair {step}: {rehearsal.explain(exc)}")
+        fail_gate(f"stair {step}: {member.explain(exc)}")
     evidence.extend(entries)
     stairs.status[stair] = "failed" if problem else "passed"
     require(problem)
@@ -298,52 +365,59 @@ def test_stair(rehearsal: Rehearsal, stair: tuple[str, str], evidence: GateEvide
 
 @pytest.mark.order(14)
 def test_locks(
-    rehearsal: Rehearsal, lock_migration: str, evidence: GateEvidence, pytestconfig: pytest.Config
+    rehearsal: Rehearsals, lock_migration: str, database: str, evidence: GateEvidence,
+    pytestconfig: pytest.Config,
 ) -> None:
     """The locks a migration took on the baseline's tables (the ones with production traffic),
     measured on the populated baseline, and its time per statement."""
-    name = lock_migration
-    run = rehearsal.probe.runs.get(name) if rehearsal.probe else None
+    name, member = lock_migration, rehearsal.member(database)
+    run = member.probe.runs.get(name) if member.probe else None
     if run is None or run.committed is None:
         pytest.skip(f"locks of {name}: not measured, because it did not run to its end in the "
                     "rehearsal")
-    seen = rehearsal.probe.seen(name, catalog_only=rehearsal.runbook.rehearsal.locks.catalog_only)
+    seen = member.probe.seen(name, catalog_only=member.runbook.rehearsal.locks.catalog_only)
     evidence.add(f"statements ({run.ms:.1f} ms)", "\n".join(
         f"line {s.line}: {s.ms:.1f} ms, rows of baseline tables processed: "
         f"{'unknown' if s.rows is None else s.rows}; {s.text}" for s in run.statements))
     evidence.add("locks taken", "\n".join(lock.evidence() for lock in seen)
                  or "no lock on a baseline table")
     flagged = [lock for lock in seen if lock.flagged]
-    file = next(f for f in rehearsal.release_files if f.name == name)
+    file = next(f for f in member.release_files if f.name == name)
     ranges = [(s.line, s.line + s.text.count("\n")) for s in file.statements()]
-    report = squawk_report(pytestconfig, rehearsal.runbook)
+    report = squawk_report(pytestconfig, member.runbook)
     compared = compare(report, name, flagged, ranges, transactional=file.transactional)
     evidence.add("squawk and measured", "\n".join(compared))
-    evidence.add(MIGRATION_EVIDENCE, json.dumps(rehearsal.migration_row(name, seen)))
+    evidence.add(MIGRATION_EVIDENCE, json.dumps(member.migration_row(name, seen)))
     require(flagged and "expected no lock that blocks reads or writes on a baseline table; found "
             + "; ".join(lock.problem() for lock in flagged))
 
 
 @pytest.mark.order(15)
 def test_backup_restores_baseline(
-    rehearsal: Rehearsal, ephemeral_server: Server, evidence: GateEvidence
+    rehearsal: Rehearsals, ephemeral_server: Server, evidence: GateEvidence
 ) -> None:
     """The backup taken before the release restores to the baseline schema and rows."""
     rehearsal.require("backup restores baseline")
-    target_dsn = ephemeral_server.create_database("restored")
-    rehearsal.step("restore backup", lambda: restore(rehearsal.backup_path, target_dsn))
-    restored = rehearsal.state("restored", target_dsn)
-    baseline = rehearsal.state("baseline")
-    changes = _compared(evidence, rehearsal.baseline_fingerprint, restored.fingerprint,
-                        "restored backup")
-    changes += content_changes(baseline.contents, restored.contents)
+    restored: dict[str, str] = {}
+
+    def load(member: Rehearsal) -> None:
+        restored[member.key] = ephemeral_server.create_database("restored")
+        restore(member.backup_path, restored[member.key])
+
+    rehearsal.step("restore backup", load)
+    found = _changes(rehearsal, evidence, "restored", "restored backup", restored)
+    for member in rehearsal.members:
+        prefix = f"{member.key}: " if member.key else ""
+        baseline = member.state("baseline")
+        after = member.state("restored", restored[member.key])
+        found += [prefix + c for c in content_changes(baseline.contents, after.contents)]
     require(
-        changes
-        and "expected the restored backup to equal the baseline; found " + "; ".join(changes)
+        found
+        and "expected the restored backup to equal the baseline; found " + "; ".join(found)
     )
 
 
-def _batch(rehearsal: Rehearsal, name: str) -> None:
+def _batch(rehearsal: Rehearsals, name: str) -> None:
     """Skip a step of the batch rehearsal when it is off, or when an earlier step failed."""
     if not rehearsal.batch:
         pytest.skip(f"{name}: rehearsal mode is {rehearsal.mode}: the batch rehearsal is off")
@@ -351,20 +425,30 @@ def _batch(rehearsal: Rehearsal, name: str) -> None:
 
 
 def _apply_release(
-    rehearsal: Rehearsal, name: str, evidence: GateEvidence, watcher: Watcher | None = None
+    rehearsal: Rehearsals, name: str, evidence: GateEvidence, *, watch: bool = False
 ) -> None:
-    rehearsal.step(
-        name,
-        lambda: up(
-            rehearsal.dsn,
-            rehearsal.baseline_files + rehearsal.release_files,
-            ledger=rehearsal.runbook.migrations.ledger,
-            log=rehearsal.log(name.replace(" ", "-")),
-            echo=progress_into(evidence),
-            watcher=watcher,
-        ),
-        batch=True,
-    )
+    def apply(member: Rehearsal) -> None:
+        watcher: Watcher | None = member.probe if watch else None
+        up(member.dsn, member.files, ledger=member.runbook.migrations.ledger,
+           log=member.log(name.replace(" ", "-")), echo=progress_into(evidence),
+           databases=member.databases, watcher=watcher, **run_options(member.runbook.migrations))
+
+    rehearsal.step(name, apply, batch=True)
+
+
+def _changes(
+    rehearsal: Rehearsals, evidence: GateEvidence, phase: str, name: str,
+    dsns: dict[str, str] | None = None,
+) -> list[str]:
+    """Every difference between each database's baseline and its schema after ``phase``,
+    recorded for the report's side-by-side view; one line each for the message."""
+    found = []
+    for member in rehearsal.members:
+        after = member.catalog(phase, (dsns or {}).get(member.key)).fingerprint()
+        prefix = f"{member.key}: " if member.key else ""
+        found += [prefix + c for c in _compared(evidence, member.baseline_fingerprint, after,
+                                                f"{prefix}{name}")]
+    return found
 
 
 def _compared(
@@ -378,8 +462,8 @@ def _compared(
     return [f"{c.change}: {c.object}" for c in differences]
 
 
-def _seen(rehearsal: Rehearsal, phase: str, expected: Expected, evidence: GateEvidence) -> Catalog:
+def _seen(member: Rehearsal, phase: str, expected: Expected, evidence: GateEvidence) -> Catalog:
     """The schema after ``phase``, with what it says of ``expected`` recorded as evidence."""
-    catalog = rehearsal.catalog(phase)
+    catalog = member.catalog(phase)
     evidence.extend(expected.evidence(catalog))
     return catalog

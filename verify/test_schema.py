@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from deploy_gates.fixtures.targets import known_runbook
+from deploy_gates.fixtures.targets import parametrize_per_database
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.verify.catalog import Catalog
 from deploy_gates.verify.expectations import Expected, expected_objects
@@ -18,16 +18,19 @@ pytestmark = pytest.mark.postdeploy
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "expected" in metafunc.fixturenames:
         kind = metafunc.function.__name__.removeprefix("test_")
-        items = [
-            e for e in expected_objects(known_runbook(metafunc.config).expected) if e.kind == kind
-        ]
-        metafunc.parametrize("expected", items, ids=[e.name for e in items])
+        parametrize_per_database(metafunc, "expected", lambda spec: [
+            (e.name, e) for e in expected_objects(spec.expected) if e.kind == kind
+        ])
 
 
-def schema_gate(kind: str) -> Callable[[Expected, Catalog, GateEvidence], None]:
-    """A gate for one kind of schema object, parametrized with every such object in the spec."""
+def schema_gate(kind: str) -> Callable[[Expected, dict[str, Catalog], str, GateEvidence], None]:
+    """A gate for one kind of schema object, parametrized with every such object in the spec
+    (in each database of a system with several)."""
 
-    def gate(expected: Expected, catalog: Catalog, evidence: GateEvidence) -> None:
+    def gate(
+        expected: Expected, catalogs: dict[str, Catalog], database: str, evidence: GateEvidence
+    ) -> None:
+        catalog = catalogs[database]
         evidence.extend(expected.evidence(catalog))
         require(expected.problem_if_missing(catalog))
 

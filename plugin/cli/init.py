@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from deploy_gates.cli.options import add_runbook
 
 if TYPE_CHECKING:
-    from deploy_gates.migrate import MigrationFile
+    from deploy_gates.migrate import Migration
     from deploy_gates.spec.draft import Created, Draft
     from deploy_gates.verify.catalog import Catalog
 
@@ -134,7 +134,7 @@ def _find_migrations(spec_dir: Path, *, required: bool) -> Path | None:
         return None
 
 
-def _created(draft: Draft, files: list[MigrationFile]) -> Created:
+def _created(draft: Draft, files: list[Migration]) -> Created:
     """Apply the baseline on a throwaway database and read its catalog; then the release there
     (or the live database) and read it again: the difference is what the release created."""
     from deploy_gates.fixtures.ephemeral import start_server

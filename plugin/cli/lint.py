@@ -39,17 +39,22 @@ def check(path: Path) -> tuple[list[str], str]:
 
     try:
         spec = load_runbook(path)
-        baseline, release = split_at_baseline(spec)
+        specs = [db for _, db in spec.per_database()]
+        splits = [split_at_baseline(db) for db in specs]
         problems = [f"{path}: migrations: {p}" for p in lint(spec)]
     except (SpecError, MigrationError) as exc:
         return [str(exc)], ""
+    total = sum(len(baseline) + len(release) for baseline, release in splits)
+    released = sum(len(release) for _, release in splits)
     migrations = (
-        f"{len(baseline) + len(release)} migration(s), {len(release)} in the release"
-        if spec.migrations else "no migrations"
+        f"{total} migration(s), {released} in the release"
+        if any(db.migrations for db in specs) else "no migrations"
     )
+    databases = f", {len(spec.databases)} database(s)" if spec.databases else ""
+    objects = sum(len(expected_objects(db.expected)) for db in specs)
     return problems, (
-        f"{spec.system} {spec.release}, {len(spec.targets)} target(s), {migrations}, "
-        f"{len(expected_objects(spec.expected))} schema object(s)"
+        f"{spec.system} {spec.release}, {len(spec.targets)} target(s){databases}, {migrations}, "
+        f"{objects} schema object(s)"
     )
 
 

@@ -16,6 +16,10 @@ KEYS: dict[str, dict[str, tuple[str, str]]] = {
                        "{dir: migrations, down_dir: down, baseline: 0004_links.sql}"),
         "schema": ("the schema objects the release adds: each one a gate, present after the "
                    "release and gone after its rollback", "{tables: [metrics_alert]}"),
+        "databases": ("a system with several databases: each one's migrations and schema by key "
+                      "(instead of top-level `migrations` and `schema`), rehearsed in this order",
+                      "{content: {migrations: {dir: content/migrations}}, users: {links: "
+                      "[content]}}"),
         "secrets": ("env variables whose values are masked in every output (every `*_env` "
                     "named in the spec is masked too)", "[TASCADE_API_KEY]"),
         "gates": ("runbook step and severity of the gates whose names match, later rules win",
@@ -100,10 +104,25 @@ KEYS: dict[str, dict[str, tuple[str, str]]] = {
         "ready": ("the path polled until it answers 2xx", "/health"),
         "timeout": ("how long the service may take to become ready", "30s"),
     },
+    "LiveDatabase": {
+        "dsn_env": ("the env variable that holds this database's DSN", "USERS_URL"),
+    },
+    "Database": {
+        "name": ("what a psql `\\c` calls the database (default: its key)", "postgres"),
+        "migrations": ("where this database's migrations and down scripts are",
+                       "{dir: users/migrations, down_dir: users/down}"),
+        "schema": ("the schema objects the release adds to this database",
+                   "{triggers: [users.trg_user_sync]}"),
+        "links": ("the other databases it reaches with dblink, each a dblink_fdw foreign server "
+                  "named by its key", "[content]"),
+    },
     "LiveTarget": {
         "kind": ("a running deployment: its gates only read", "live"),
         "dsn_env": ("the env variable that holds the database's DSN (never the DSN itself)",
                     "TASCADE_DATABASE_URL"),
+        "databases": ("of a system with several databases: each database's DSN variable, by "
+                      "the spec's database key (instead of `dsn_env`)",
+                      "{content: {dsn_env: CONTENT_URL}, users: {dsn_env: USERS_URL}}"),
         "protected": ("changing it also needs `DEPLOY_GATES_CONFIRM_PROTECTED=<target>`", "true"),
         "statement_timeout_ms": ("the statement timeout of every gate's database session",
                                  "5000"),
@@ -121,8 +140,16 @@ KEYS: dict[str, dict[str, tuple[str, str]]] = {
                  "ssh://deploy@app1"),
     },
     "Migrations": {
-        "dir": ("the folder of `<digits>_<name>.sql` migrations, relative to the spec",
+        "dir": ("the folder of migrations, relative to the spec, laid out as `layout` says",
                 "migrations"),
+        "layout": ("how the migrations are laid out: numbered, golang-migrate, dbmate, flyway, "
+                   "sqitch or liquibase-sql (unset: detected)", "golang-migrate"),
+        "allow_duplicate_versions": ("apply files that share a version in full file name order, "
+                                     "each an advisory gate (default: refused)", "false"),
+        "executor": ("what runs the scripts: `builtin` (statement by statement) or `psql` "
+                     "(the real client, with meta-commands)", "psql"),
+        "single_transaction": ("with `executor: psql`, each script in one transaction with its "
+                               "ledger entry; `false` runs it as `psql -f` does", "true"),
         "down_dir": ("the folder of down scripts, one per release migration, same file name",
                      "down"),
         "baseline": ("the newest migration deployed before this release; the release is the "
@@ -130,6 +157,8 @@ KEYS: dict[str, dict[str, tuple[str, str]]] = {
         "ledger": ("the table that records applied migrations", "{table: schema_migrations}"),
     },
     "Ledger": {
+        "format": ("the ledger's shape: deploy-gates, plain, golang-migrate, dbmate, flyway, "
+                   "sqitch or liquibase (unset: the layout's tool)", "plain"),
         "table": ("the ledger table (`schema.table` for another schema)", "schema_migrations"),
         "version_column": ("the column that holds the migration's file name", "version"),
         "success_column": ("the column that says whether it succeeded; `null` when there is "

@@ -51,11 +51,22 @@ TOKEN_ENV_KEYS = ("grafana_token_env", "prometheus_token_env")
 """Keys of a live target that name the environment variable of a token."""
 
 
+DatabaseKey = Annotated[str, Field(pattern=r"^[A-Za-z_][\w-]*$")]
+
+
+class LiveDatabase(Strict):
+    """One database of a live target of a system with several."""
+
+    dsn_env: EnvName
+
+
 class LiveTarget(Strict):
-    """A running deployment (staging, prod); its gates only read."""
+    """A running deployment (staging, prod); its gates only read. A system with several
+    databases names each one's DSN variable under ``databases``."""
 
     kind: Literal["live"]
-    dsn_env: str
+    dsn_env: str | None = None
+    databases: dict[DatabaseKey, LiveDatabase] = {}
     protected: bool = False
     statement_timeout_ms: Annotated[int, Field(gt=0, le=MAX_STATEMENT_TIMEOUT_MS)] = 5000
     lock_timeout_ms: Annotated[int, Field(gt=0, le=10_000)] = 1000
@@ -70,21 +81,34 @@ class LiveTarget(Strict):
 Target = Annotated[EphemeralTarget | LiveTarget, Field(discriminator="kind")]
 
 
+LedgerFormat = Literal[
+    "deploy-gates", "plain", "golang-migrate", "dbmate", "flyway", "sqitch", "liquibase"
+]
+Layout = Literal["numbered", "golang-migrate", "dbmate", "flyway", "sqitch", "liquibase-sql"]
+
+
 class Ledger(Strict):
     """The table that records applied migrations (``name`` in the default schema, or
-    ``schema.name``), and which columns say what."""
+    ``schema.name``), in the shape of the tool that keeps it (``format``: the layout's own when
+    left out); deploy-gates' own and ``plain`` ledgers say which columns hold what."""
 
-    table: Identifier = "schema_migrations"
+    format: LedgerFormat | None = None
+    table: Identifier | None = None
     version_column: Identifier = "version"
     success_column: Identifier | None = "success"
 
 
 class Migrations(Strict):
-    """Where the release's migrations and their down scripts are."""
+    """Where the release's migrations (and, for the numbered layout, their down scripts) are,
+    how they are laid out and how they run."""
 
     dir: Path
+    layout: Layout | None = None
     down_dir: Path | None = None
     baseline: str | None = None
+    allow_duplicate_versions: bool = False
+    executor: Literal["builtin", "psql"] = "builtin"
+    single_transaction: bool = True
     ledger: Ledger = Ledger()
 
 
@@ -148,6 +172,18 @@ class Schema(Strict):
     row_level_security: list[Identifier] = []
 
 
+class Database(Strict):
+    """One database of a system with several: its migrations and the schema its release adds.
+    ``name`` is what ``\\c`` in a psql script calls it (default: the key); ``links`` are the other
+    databases it reaches with dblink, each as a dblink_fdw foreign server named by its key
+    (created by the rehearsal, by operations in production)."""
+
+    name: Annotated[str, Field(min_length=1)] | None = None
+    migrations: Migrations | None = None
+    expected: Schema = Field(Schema(), alias="schema")
+    links: list[DatabaseKey] = []
+
+
 class RunbookSource(Strict):
     """The runbook document the gates automate, and its steps (id -> title)."""
 
@@ -187,6 +223,7 @@ class Runbook(Strict):
     targets: dict[Annotated[str, Field(pattern=r"^[\w-]+$")], Target]
     migrations: Migrations | None = None
     expected: Schema = Field(Schema(), alias="schema")
+    databases: dict[DatabaseKey, Database] = {}
     secrets: list[str] = []
     gates: list[GateRule] = []
     ticket: Ticket | None = None
@@ -208,6 +245,7 @@ class Runbook(Strict):
         for target in self.targets.values():
             tokens = (getattr(target, key, None) for key in TOKEN_ENV_KEYS)
             names.update(n for n in (target.dsn_env, *tokens) if n)
+            names.update(d.dsn_env for d in getattr(target, "databases", {}).values())
         if self.ticket:
             names.add(self.ticket.token_env)  # user_env names an account, not a credential
         requests = [
@@ -216,6 +254,24 @@ class Runbook(Strict):
         ]
         names.update(r.auth_env for r in requests if getattr(r, "auth_env", None))
         return names
+
+    def per_database(self) -> list[tuple[str, Runbook]]:
+        """Each database of the system with the spec as it applies to it (its migrations and
+        schema, each live target's DSN variable for it), in the spec's order; a spec without
+        ``databases`` is one database, ``""``."""
+        if not self.databases:
+            return [("", self)]
+        views = []
+        for key, db in self.databases.items():
+            targets = {
+                name: t.model_copy(update={"dsn_env": t.databases[key].dsn_env})
+                if isinstance(t, LiveTarget) else t
+                for name, t in self.targets.items()
+            }
+            views.append((key, self.model_copy(update={
+                "migrations": db.migrations, "expected": db.expected, "targets": targets,
+            })))
+        return views
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
@@ -249,17 +305,73 @@ def load_runbook(path: Path) -> Runbook:
             }
         )
     spec = _resolve_seeds(path, spec, lines)
+    _check_databases(path, spec, lines)
+    if spec.databases:
+        databases = {
+            key: db.model_copy(update={"migrations": _resolved(
+                path, db.migrations, lines, ("databases", key, "migrations"))})
+            for key, db in spec.databases.items()
+        }
+        return spec.model_copy(update={"databases": databases})
     if spec.migrations is None:
         return spec
+    return spec.model_copy(
+        update={"migrations": _resolved(path, spec.migrations, lines, ("migrations",))}
+    )
+
+
+def _resolved(
+    path: Path, migrations: Migrations | None, lines: dict, where: tuple
+) -> Migrations | None:
+    """``migrations`` with its folders relative to the spec's, checked."""
+    if migrations is None:
+        return None
     base = path.parent
-    migrations = spec.migrations.model_copy(
+    migrations = migrations.model_copy(
         update={
-            "dir": base / spec.migrations.dir,
-            "down_dir": base / spec.migrations.down_dir if spec.migrations.down_dir else None,
+            "dir": base / migrations.dir,
+            "down_dir": base / migrations.down_dir if migrations.down_dir else None,
         }
     )
-    _check_paths(path, migrations, lines)
-    return spec.model_copy(update={"migrations": migrations})
+    _check_paths(path, migrations, lines, where)
+    return migrations
+
+
+def _check_databases(path: Path, spec: Runbook, lines: dict) -> None:
+    """A spec names its databases, or has one (top-level migrations and schema, each live
+    target's dsn_env); every live target names every database's DSN variable, and links
+    name databases of the spec."""
+    keys = list(spec.databases)
+
+    def fail(where: tuple, message: str) -> None:
+        line = lines.get(where, lines.get(where[:1], 1))
+        raise SpecError(f"{path}:{line}: {'.'.join(map(str, where))}: {message}")
+
+    if keys:
+        for key in ("migrations", "schema"):
+            if key in spec.model_fields_set or (key == "schema" and "expected" in
+                                                spec.model_fields_set):
+                fail((key,), f"a spec with databases puts {key} under each database")
+        for key, db in spec.databases.items():
+            for link in db.links:
+                if link not in keys or link == key:
+                    fail(("databases", key, "links"), f"{link!r} is not another database of "
+                         f"the spec ({', '.join(keys)})")
+    for name, target in spec.targets.items():
+        if not isinstance(target, LiveTarget):
+            continue
+        if keys:
+            missing = [k for k in keys if k not in target.databases]
+            unknown = [k for k in target.databases if k not in keys]
+            if missing or unknown:
+                fail(("targets", name, "databases"),
+                     f"expected a dsn_env for each database ({', '.join(keys)}); "
+                     + (f"missing: {', '.join(missing)}" if missing
+                        else f"unknown: {', '.join(unknown)}"))
+        elif target.dsn_env is None:
+            fail(("targets", name), "missing required key 'dsn_env'")
+        elif target.databases:
+            fail(("targets", name, "databases"), "the spec names no databases")
 
 
 def _custom_gates(path: Path, spec: Runbook, lines: dict) -> list[Path]:
@@ -334,23 +446,30 @@ def _check_steps(path: Path, spec: Runbook, lines: dict) -> None:
             )
 
 
-def _check_paths(path: Path, migrations: Migrations, lines: dict) -> None:
-    """The folders and the baseline file the spec names must exist."""
-    problems = [
-        ("dir", not migrations.dir.is_dir(), f"folder {migrations.dir} does not exist"),
-        (
-            "down_dir",
-            migrations.down_dir is not None and not migrations.down_dir.is_dir(),
-            f"folder {migrations.down_dir} does not exist",
-        ),
-        (
-            "baseline",
-            migrations.baseline is not None
-            and not (migrations.dir / migrations.baseline).is_file(),
-            f"{migrations.baseline!r} is not a migration file in {migrations.dir}",
-        ),
-    ]
-    for key, failed, message in problems:
-        if failed:
-            line = lines.get(("migrations", key), 1)
-            raise SpecError(f"{path}:{line}: migrations.{key}: {message}")
+def _check_paths(path: Path, migrations: Migrations, lines: dict, where: tuple) -> None:
+    """The folders the spec names must exist, the baseline must be one of the migrations, and
+    the settings must fit the layout (detected when left out)."""
+    from deploy_gates.migrate.layouts import scan
+    from deploy_gates.migrate.ledger import format_of
+    from deploy_gates.migrate.migration import find
+
+    def fail(key: str, message: str) -> None:
+        line = lines.get((*where, *key.split(".")), lines.get(where, 1))
+        raise SpecError(f"{path}:{line}: {'.'.join(where)}.{key}: {message}")
+
+    if not migrations.dir.is_dir():
+        fail("dir", f"folder {migrations.dir} does not exist")
+    if migrations.down_dir is not None and not migrations.down_dir.is_dir():
+        fail("down_dir", f"folder {migrations.down_dir} does not exist")
+    found = scan(migrations.dir, migrations.layout,
+                 allow_duplicate_versions=migrations.allow_duplicate_versions)
+    if migrations.down_dir is not None and found.layout != "numbered":
+        fail("down_dir", f"the {found.layout} layout keeps its down scripts itself; "
+                         "down_dir is for the numbered layout")
+    kind = format_of(migrations.ledger, found.layout)
+    columns = migrations.ledger.model_fields_set & {"version_column", "success_column"}
+    if columns and kind not in ("deploy-gates", "plain"):
+        fail(f"ledger.{sorted(columns)[0]}", f"the {kind} ledger has fixed columns")
+    if migrations.baseline is not None and find(found.migrations, migrations.baseline) is None:
+        fail("baseline", f"{migrations.baseline!r} is not a migration in {migrations.dir} "
+                         f"({found.layout} layout)")

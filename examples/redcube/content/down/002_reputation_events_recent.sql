@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS idx_reputation_events_created_at;

@@ -1,0 +1,1 @@
+"""One module per ledger format; each has ``table(format, schema, name, settings)``."""

@@ -1,0 +1,10 @@
+-- migrate:up
+-- Accounts, as the first release shipped them.
+CREATE TABLE users (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    email text NOT NULL UNIQUE,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- migrate:down
+DROP TABLE users;

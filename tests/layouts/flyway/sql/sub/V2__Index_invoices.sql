@@ -1,0 +1,1 @@
+CREATE INDEX CONCURRENTLY idx_invoices_user ON invoices (user_id);

@@ -1,0 +1,7 @@
+-- Revert shop:invoices from pg
+
+BEGIN;
+
+DROP TABLE invoices;
+
+COMMIT;
