@@ -44,6 +44,7 @@ SYSTEMS = {"router_api": "router-api", "granter": "granter", "tascade": "tascade
            "api_platform": "api-platform", "redcube": "redcube"}
 
 ROUTER_MIGRATION = "migrations/001_add_refund_persistence.sql"
+ROUTER_INDEXES = "migrations/002_refund_indexes.sql"
 ROUTER_DOWN = "down/001_add_refund_persistence.sql"
 GRANTER_SCRAPER = "migrations/20260127000400_scraper_runs.sql"
 PLATFORM_RELEASE = "migrations/20250117_add_webhooks_table.sql"
@@ -81,7 +82,7 @@ GROUPS: tuple[Group, ...] = (
         Fault("missing index", "test_index[router.idx_refund_retry_count]",
               "expected index router.idx_refund_retry_count",
               ("test_present_after_*[index:router.idx_refund_retry_count]",)),
-    ), edits=((ROUTER_MIGRATION, "CREATE INDEX idx_refund_retry_count ON router.jobs "
+    ), edits=((ROUTER_INDEXES, "CREATE INDEX CONCURRENTLY idx_refund_retry_count ON router.jobs "
                "(refund_retry_count);\n", ""),)),
     Group("granter-wrong-type", "granter", (
         Fault("wrong column type", "test_column[granter.grants.amount]",
