@@ -160,7 +160,7 @@ GROUPS: tuple[Group, ...] = (
                "SELECT 1;"),)),
     Group("platform-rollback-drops-baseline", "api_platform", (
         Fault("rollback that drops a baseline object", "test_schema_restored",
-              "mfa_secret"),
+              "mfa_secret", ("test_data_restored",)),
     ), edits=((PLATFORM_DOWN, "DROP TABLE IF EXISTS platform.webhooks;",
                "DROP TABLE IF EXISTS platform.webhooks;\nALTER TABLE platform.users DROP COLUMN "
                "mfa_secret;"),)),
@@ -168,8 +168,9 @@ GROUPS: tuple[Group, ...] = (
         Fault("re-apply that fails", "test_migrate_up_again", "refund_batch_seq",
               ("test_schema_restored", "test_present_after_reapply[*]",
                "test_backup_restores_baseline")),
-    ), edits=((ROUTER_MIGRATION, "CREATE INDEX idx_refund_alert_at",
-               "CREATE SEQUENCE router.refund_batch_seq;\nCREATE INDEX idx_refund_alert_at"),)),
+    ), edits=((ROUTER_MIGRATION, "ALTER TABLE router.jobs ADD COLUMN refund_retry_count",
+               "CREATE SEQUENCE router.refund_batch_seq;\n"
+               "ALTER TABLE router.jobs ADD COLUMN refund_retry_count"),)),
     Group("tascade-rollback-leaves-enum", "tascade", (
         Fault("rollback that leaves a type", "test_absent_after_down[enum:metrics_alert_severity]",
               "metrics_alert_severity", ("test_schema_restored", "test_migrate_up_again",

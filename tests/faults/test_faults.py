@@ -63,8 +63,20 @@ def test_fault_is_caught_by_its_gate_only(
     unrelated = sorted(
         name for name in failed
         if gates[name]["severity"] == "blocker" and not any(glob_match(name, p) for p in allowed)
+        and not _same_check_per_migration(group, name, gates[name]["message"])
     )
     assert unrelated == [], {name: gates[name]["message"] for name in unrelated}
+
+
+def _same_check_per_migration(group: Group, name: str, message: str) -> bool:
+    """A stair of the rehearsal (up, down, up one migration at a time) is the same check per
+    migration: related when it is a stair of a file the fault edits, or says what a fault's own
+    gate says."""
+    if not name.startswith("test_stair["):
+        return False
+    edited = {Path(path).name for path, *_ in group.edits}
+    return any(f"[{file}:" in name for file in edited) or any(
+        fault.message in message for fault in group.faults)
 
 
 def test_the_matrix_has_forty_faults_in_every_system() -> None:
