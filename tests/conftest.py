@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -44,26 +45,34 @@ def sample_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
 
 
-@pytest.fixture
-def html_page() -> Iterator[str]:
-    """A plain-HTTP server on 127.0.0.1 that answers every GET with an HTML sign-in page."""
+@contextmanager
+def answering(content_type: str, body: bytes) -> Iterator[str]:
+    """A plain-HTTP server on 127.0.0.1 that answers every GET with ``body``; its base URL."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            page = b"<html><body>Sign in</body></html>"
             self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(page)))
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(page)
+            self.wfile.write(body)
 
         def log_message(self, *args: object) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+def html_page() -> Iterator[str]:
+    """A plain-HTTP server on 127.0.0.1 that answers every GET with an HTML sign-in page."""
+    with answering("text/html", b"<html><body>Sign in</body></html>") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

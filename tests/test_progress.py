@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from deploy_gates.progress import Progress
 from deploy_gates.spec.sections import PromQuery
 from deploy_gates.verify.promql import Prometheus, poll
+from tests.conftest import answering
 from tests.reportrun import gate_project, run
 
 
@@ -30,24 +29,9 @@ def test_progress_says_at_most_one_line_per_interval() -> None:
 @pytest.fixture
 def no_data_prometheus() -> Iterator[str]:
     """A Prometheus API on 127.0.0.1 whose every query returns an empty vector."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = json.dumps({"status": "success",
-                               "data": {"resultType": "vector", "result": []}}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    empty = {"status": "success", "data": {"resultType": "vector", "result": []}}
+    with answering("application/json", json.dumps(empty).encode()) as url:
+        yield url
 
 
 def test_a_prometheus_poll_reports_each_attempt_that_did_not_end_it(
