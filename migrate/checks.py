@@ -7,9 +7,10 @@ from deploy_gates.migrate.ledger import LedgerRow
 from deploy_gates.migrate.migration import Migration, find, natural_key
 
 
-def _names(ids: list[str], migrations: list[Migration]) -> str:
-    """The migrations recorded as ``ids``, by name, in apply order (unknown ids after)."""
-    by_id = {m.id: (i, m.name) for i, m in enumerate(migrations)}
+def _names(ids: list[str], migrations: list[Migration], *, files: bool = False) -> str:
+    """The migrations recorded as ``ids``, by name (with their file: ``files``), in apply order
+    (unknown ids after)."""
+    by_id = {m.id: (i, m.title if files else m.name) for i, m in enumerate(migrations)}
     known = sorted(by_id[i] for i in ids if i in by_id)
     unknown = sorted((i for i in ids if i not in by_id), key=natural_key)
     return ", ".join([name for _, name in known] + unknown)
@@ -38,8 +39,8 @@ def check_consistency(migrations: list[Migration], rows: list[LedgerRow], ledger
     ]
     if drifted:
         raise MigrationError(
-            f"checksum drift: {_names(drifted, migrations)} changed since it was applied; "
-            "restore the applied content and put changes in a new migration"
+            f"checksum drift: {_names(drifted, migrations, files=True)} changed since it was "
+            "applied; restore the applied content and put changes in a new migration"
         )
 
 
@@ -60,7 +61,9 @@ def select_pending(
     allow_out_of_order: bool,
 ) -> list[Migration]:
     """The migrations to apply, in order, after every safety check passed: the pending ones
-    (through ``through``), then repeatable ones whose checksum changed."""
+    and the repeatable ones whose checksum changed, where they are in the list (Flyway's come
+    last, a Liquibase ``runOnChange`` changeset in its changelog's order), through ``through``
+    (the repeatables after the last versioned migration always)."""
     check_consistency(migrations, rows, ledger)
     last = len(migrations) if through is None else position(migrations, through, "--through")
     applied = {r.version: r for r in rows}
@@ -76,6 +79,10 @@ def select_pending(
                 "(out of order); use --allow-out-of-order (allow_out_of_order=True) to apply "
                 "anyway"
             )
+    trailing = next((i for i in range(len(migrations), 0, -1)
+                     if not migrations[i - 1].repeatable), 0)
     changed = [m for m in migrations if m.repeatable
+               and (index[m.id] <= last or index[m.id] >= trailing)
                and (m.id not in applied or applied[m.id].checksum != m.checksum)]
-    return [m for m in pending if index[m.id] <= last] + changed
+    return sorted([m for m in pending if index[m.id] <= last] + changed,
+                  key=lambda m: index[m.id])

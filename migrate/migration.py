@@ -84,6 +84,13 @@ class Migration:
         """The file the up script is in."""
         return self.up.path
 
+    @property
+    def title(self) -> str:
+        """The name, with the file it is in when the name does not say it
+        (``dana:create-invoices (002-invoices.sql)``)."""
+        label = self.up.label
+        return self.name if self.name in label or label in self.name else f"{self.name} ({label})"
+
     def statements(self) -> list[Statement]:
         """The up script's statements with the file lines they start on."""
         return self.up.statements(transactional=self.transactional)

@@ -1,10 +1,11 @@
 """sqitch's registry: schema ``sqitch`` with ``projects``, ``changes`` (the deployed changes, each
-with the SHA-1 of its deploy script), ``events``, ``tags``, ``dependencies`` and ``releases``. The
-rehearsal creates the same tables; it records deploys and reverts in ``changes`` and ``events``."""
+by its change id and with the SHA-1 of its deploy script), ``events``, ``tags``, ``dependencies``
+and ``releases``. The rehearsal creates the same tables and writes them as ``sqitch deploy`` and
+``sqitch revert`` do, with sqitch's own change and tag ids (``layouts.sqitch``)."""
 
 from __future__ import annotations
 
-import hashlib
+import json
 from dataclasses import dataclass
 
 import psycopg
@@ -55,13 +56,13 @@ COLUMNS = ("change_id", "script_hash", "change", "project", "committed_at")
 COMMITTER = "deploy-gates"
 
 
-def change_id(migration: Migration) -> str:
-    """A stable id for a change (sqitch hashes the project, change, planner and date)."""
-    meta = migration.meta
-    info = (f"project {meta['project']}\nchange {migration.name}\n"
-            f"planner {meta['planner_name']} <{meta['planner_email']}>\n"
-            f"date {meta['planned_at']}")
-    return hashlib.sha1(f"change {len(info)}\0{info}".encode()).hexdigest()
+def _recorded(migration: Migration | None, registry_id: str, script_hash: str | None) -> str | None:
+    """The checksum a registry row stands for: its deploy script's hash while its change id is
+    the plan's, else the id (which no script hash equals: the plan entry was edited or
+    reworked since the change was deployed)."""
+    if migration is not None and registry_id != migration.meta["change_id"]:
+        return f"change id {registry_id}"
+    return script_hash
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,12 @@ class SqitchTable(LedgerTable):
             return None
         self.require(columns, COLUMNS)
         projects = sorted({m.meta["project"] for m in migrations})
-        query = sql.SQL("SELECT change, script_hash, committed_at FROM {} WHERE project = ANY({})"
-                        " ORDER BY committed_at").format(self.ident, sql.Literal(projects))
-        rows = [LedgerRow(name, check, at, None, True)
-                for name, check, at in conn.execute(query).fetchall()]
+        query = sql.SQL("SELECT change, change_id, script_hash, committed_at FROM {}"
+                        " WHERE project = ANY({}) ORDER BY committed_at").format(
+            self.ident, sql.Literal(projects))
+        by_name = {m.name: m for m in migrations}
+        rows = [LedgerRow(name, _recorded(by_name.get(name), ident, check), at, None, True)
+                for name, ident, check, at in conn.execute(query).fetchall()]
         return LedgerRead(rows, query.as_string(conn), False)
 
     def ensure(self, conn: psycopg.Connection) -> None:
@@ -92,40 +95,79 @@ class SqitchTable(LedgerTable):
             sql.Identifier(self.schema)), (COMMITTER,))
         self.require(self.columns(conn) or set(), COLUMNS)
 
-    def _event(self, conn: psycopg.Connection, event: str, migration: Migration) -> None:
+    def _event(self, conn: psycopg.Connection, event: str, migration: Migration,
+               tags: list[str], requires: list[str], conflicts: list[str]) -> None:
         meta = migration.meta
         conn.execute(
-            sql.SQL("INSERT INTO {}.events (event, change_id, change, project, note,"
-                    " committer_name, committer_email, planned_at, planner_name, planner_email)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, '', %s, %s, %s)").format(
+            sql.SQL("INSERT INTO {}.events (event, change_id, change, project, note, tags,"
+                    " requires, conflicts, committer_name, committer_email, planned_at,"
+                    " planner_name, planner_email)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, '', %s, %s, %s)").format(
                 sql.Identifier(self.schema)),
-            (event, change_id(migration), migration.name, meta["project"], migration.description,
-             COMMITTER, meta["planned_at"], meta["planner_name"], meta["planner_email"]),
+            (event, meta["change_id"], migration.name, meta["project"], migration.description,
+             tags, requires, conflicts, COMMITTER, meta["planned_at"], meta["planner_name"],
+             meta["planner_email"]),
         )
 
     def finish(
         self, conn: psycopg.Connection, migration: Migration, execution_ms: int, started: bool
     ) -> None:
         meta, schema = migration.meta, sql.Identifier(self.schema)
-        conn.execute(sql.SQL("INSERT INTO {}.projects (project, creator_name, creator_email)"
-                             " VALUES (%s, %s, '') ON CONFLICT DO NOTHING").format(schema),
-                     (meta["project"], COMMITTER))
+        ident, project = meta["change_id"], meta["project"]
+        conn.execute(sql.SQL("INSERT INTO {}.projects (project, uri, creator_name, creator_email)"
+                             " VALUES (%s, %s, %s, '') ON CONFLICT DO NOTHING").format(schema),
+                     (project, meta["uri"] or None, COMMITTER))
         conn.execute(
             sql.SQL("INSERT INTO {} (change_id, script_hash, change, project, note,"
                     " committer_name, committer_email, planned_at, planner_name, planner_email)"
                     " VALUES (%s, %s, %s, %s, %s, %s, '', %s, %s, %s)").format(self.ident),
-            (change_id(migration), migration.checksum, migration.name, meta["project"],
-             migration.description, COMMITTER, meta["planned_at"], meta["planner_name"],
-             meta["planner_email"]),
+            (ident, migration.checksum, migration.name, project, migration.description,
+             COMMITTER, meta["planned_at"], meta["planner_name"], meta["planner_email"]),
         )
-        self._event(conn, "deploy", migration)
+        requires, conflicts = json.loads(meta["requires"]), json.loads(meta["conflicts"])
+        for kind, dependency in [("require", d) for d in requires] + [
+                ("conflict", d) for d in conflicts]:
+            conn.execute(
+                sql.SQL("INSERT INTO {0}.dependencies (change_id, type, dependency,"
+                        " dependency_id) VALUES (%s, %s, %s, CASE WHEN %s = 'require' THEN"
+                        " (SELECT change_id FROM {1} WHERE project = %s AND change = %s) END)"
+                        ).format(schema, self.ident),
+                (ident, kind, dependency, kind,
+                 *_resolved(dependency, project)))
+        tags = json.loads(meta["tags"])
+        for tag in tags:
+            conn.execute(
+                sql.SQL("INSERT INTO {}.tags (tag_id, tag, project, change_id, note,"
+                        " committer_name, committer_email, planned_at, planner_name,"
+                        " planner_email) VALUES (%s, %s, %s, %s, %s, %s, '', %s, %s, %s)"
+                        ).format(schema),
+                (tag["id"], tag["tag"], project, ident, tag["note"], COMMITTER,
+                 tag["planned_at"], tag["planner_name"], tag["planner_email"]))
+        self._event(conn, "deploy", migration, [t["tag"] for t in tags], requires, conflicts)
 
     def remove(
         self, conn: psycopg.Connection, migration: Migration, migrations: list[Migration]
     ) -> None:
-        conn.execute(sql.SQL("DELETE FROM {} WHERE project = %s AND change = %s").format(
-            self.ident), (migration.meta["project"], migration.name))
-        self._event(conn, "revert", migration)
+        schema, meta = sql.Identifier(self.schema), migration.meta
+        deployed = conn.execute(sql.SQL("SELECT change_id FROM {} WHERE project = %s AND"
+                                        " change = %s").format(self.ident),
+                                (meta["project"], migration.name)).fetchone()
+        ident = deployed[0] if deployed else meta["change_id"]
+        tags = [r[0] for r in conn.execute(sql.SQL(
+            "DELETE FROM {}.tags WHERE change_id = %s RETURNING tag").format(schema), (ident,))]
+        requires, conflicts = conn.execute(sql.SQL(
+            "SELECT ARRAY(SELECT dependency FROM {0}.dependencies WHERE change_id = %(id)s AND"
+            " type = 'require'), ARRAY(SELECT dependency FROM {0}.dependencies WHERE"
+            " change_id = %(id)s AND type = 'conflict')").format(schema), {"id": ident}).fetchone()
+        conn.execute(sql.SQL("DELETE FROM {} WHERE change_id = %s").format(self.ident), (ident,))
+        self._event(conn, "revert", migration, tags, requires, conflicts)
+
+
+def _resolved(dependency: str, project: str) -> tuple[str, str]:
+    """The project and change a required dependency names (``proj:change@tag`` -> proj,
+    change)."""
+    owner, colon, key = dependency.partition(":")
+    return (owner, key.partition("@")[0]) if colon else (project, dependency.partition("@")[0])
 
 
 def table(kind: str, schema: str, name: str, settings: Ledger) -> SqitchTable:
