@@ -17,6 +17,7 @@ from deploy_gates.migrate.cli_common import (
     require_permission,
     resolve_target,
     run_command,
+    say,
 )
 from deploy_gates.migrate.errors import MigrationError
 from deploy_gates.migrate.log import MigrationLog
@@ -76,7 +77,7 @@ def execute(args: argparse.Namespace) -> None:
     files = found.migrations
     if args.command == "status":
         rows = status(dsn, files, ledger=ledger)
-        print(format_status(rows))
+        say(format_status(rows))
         problem = status_problem(rows)
         if problem:
             raise MigrationError(problem)
@@ -84,16 +85,16 @@ def execute(args: argparse.Namespace) -> None:
     if args.command == "plan":
         pending = plan(dsn, files, through=args.through, ledger=ledger,
                        allow_out_of_order=args.allow_out_of_order)
-        print("\n".join(f.name for f in pending) if pending else "nothing pending")
+        say("\n".join(f.name for f in pending) if pending else "nothing pending")
         return
     require_permission(args, target)
     log = MigrationLog.create(Path(args.report_dir), "migrate")
-    print(f"log: {log.path}")
-    print(f"migrations: {found.folder}, {found.describe()}")
+    say(f"log: {log.path}")
+    say(f"migrations: {found.folder}, {found.describe()}")
     applied = up(dsn, files, through=args.through, ledger=ledger,
                  allow_out_of_order=args.allow_out_of_order, lock_timeout_s=args.lock_timeout,
-                 log=log, echo=print, **run_options(target.migrations))
-    print(f"{len(applied)} migration(s) applied" if applied else "nothing pending")
+                 log=log, echo=say, **run_options(target.migrations))
+    say(f"{len(applied)} migration(s) applied" if applied else "nothing pending")
 
 
 def run(command: str, argv: list[str]) -> int:

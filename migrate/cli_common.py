@@ -14,7 +14,9 @@ from typing import NoReturn
 from deploy_gates.migrate.errors import MigrationError
 from deploy_gates.migrate.layouts import Discovery, scan
 from deploy_gates.migrate.ledger import DEFAULT_SETTINGS
+from deploy_gates.redact import redact_text
 from deploy_gates.safety import permission_problem
+from deploy_gates.spec.credentials import run_secrets
 from deploy_gates.spec.runbook import EphemeralTarget, Ledger, Migrations, load_runbook
 from deploy_gates.spec.schema import IDENTIFIER
 from deploy_gates.spec.yamlsource import SpecError
@@ -88,8 +90,11 @@ def resolve_target(args: argparse.Namespace) -> CliTarget:
         raise MigrationError("--target needs --runbook PATH (or DEPLOY_GATES_RUNBOOK)")
     try:
         spec = load_runbook(args.runbook)
+        redact_text.learn(run_secrets(spec))  # masked in every line the command prints or logs
     except SpecError as exc:
         raise MigrationError(str(exc)) from None
+    except ValueError as exc:
+        raise MigrationError(f"{args.runbook}: {exc}") from None
     target = spec.targets.get(args.target)
     if target is None:
         raise MigrationError(f"unknown target {args.target!r} in {args.runbook}; "
@@ -163,12 +168,17 @@ def _from_env(name: str, source: str) -> str:
     return dsn
 
 
+def say(text: str) -> None:
+    """Print a line of a command's output, every secret the command knows of masked."""
+    print(redact_text(text))
+
+
 def run_command(prog: str, command: Callable[[], None]) -> int:
     """Run ``command``; a MigrationError becomes ``<prog>: <message>`` on stderr and exit 1."""
     try:
         command()
     except MigrationError as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
+        print(redact_text(f"{prog}: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)

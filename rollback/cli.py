@@ -17,6 +17,7 @@ from deploy_gates.migrate.cli_common import (
     require_permission,
     resolve_target,
     run_command,
+    say,
 )
 from deploy_gates.migrate.log import MigrationLog, file_timestamp
 from deploy_gates.redact import redact_dsn
@@ -88,23 +89,23 @@ def run_down(args: argparse.Namespace, target: CliTarget) -> None:
                 if found.layout == "numbered" else None)
     options = {"to": args.to, "ledger": ledger_settings(args, target)}
     if args.dry_run:
-        down(dsn, files, down_dir, dry_run=True, echo=print, **options)
+        down(dsn, files, down_dir, dry_run=True, echo=say, **options)
         return
     targets = down(dsn, files, down_dir, dry_run=True, **options)
     if not targets:
-        print("nothing to roll back")
+        say("nothing to roll back")
         return
-    print(f"will roll back, newest first: {', '.join(targets)}")
+    say(f"will roll back, newest first: {', '.join(targets)}")
     require_permission(args, target)
     confirm_change(dsn, confirmed=args.confirm, alternative=DRY_RUN_HINT)
     report_dir = Path(args.report_dir)
     if not args.no_backup:
-        print(describe(backup(dsn, report_dir / f"backup-{file_timestamp()}.dump")))
+        say(describe(backup(dsn, report_dir / f"backup-{file_timestamp()}.dump")))
     log = MigrationLog.create(report_dir, "rollback")
-    print(f"log: {log.path}")
+    say(f"log: {log.path}")
     reverted = down(dsn, files, down_dir, lock_timeout_s=args.lock_timeout, log=log,
-                    echo=print, **options)
-    print(f"{len(reverted)} migration(s) rolled back")
+                    echo=say, **options)
+    say(f"{len(reverted)} migration(s) rolled back")
 
 
 def execute(command: str, args: argparse.Namespace) -> None:
@@ -114,12 +115,12 @@ def execute(command: str, args: argparse.Namespace) -> None:
     if command == "rollback":
         run_down(args, target)
     elif command == "backup":
-        print(describe(backup(dsn, args.out)))
+        say(describe(backup(dsn, args.out)))
     else:
         require_permission(args, target)
         confirm_change(dsn, confirmed=args.confirm)
         restore(args.source, dsn)
-        print(f"restored {args.source} into {redact_dsn(dsn)}")
+        say(f"restored {args.source} into {redact_dsn(dsn)}")
 
 
 def run(command: str, argv: list[str]) -> int:

@@ -47,7 +47,8 @@ def sample_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @contextmanager
 def answering(content_type: str, body: bytes) -> Iterator[str]:
-    """A plain-HTTP server on 127.0.0.1 that answers every GET with ``body``; its base URL."""
+    """A plain-HTTP server on 127.0.0.1 that answers every GET and POST with ``body``; its base
+    URL."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -56,6 +57,8 @@ def answering(content_type: str, body: bytes) -> Iterator[str]:
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        do_POST = do_GET
 
         def log_message(self, *args: object) -> None:
             pass

@@ -96,3 +96,31 @@ def test_the_command_line_starts_light() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=60)
     assert done.stdout == "[]\n", done.stderr
+
+
+@pytest.mark.parametrize("command", ["migrate", "rollback"])
+def test_spec_secrets_never_reach_the_terminal_or_the_log(
+    fresh_dsn: str, tmp_path: Path, command: str
+) -> None:
+    secret = "signing-key-4b1d9e77"
+    leak = f"DO $$ BEGIN RAISE EXCEPTION 'key %', '{secret}'; END $$;"
+    write(tmp_path / "migrations", {"0001_a.sql": "CREATE TABLE a ();" if command == "rollback"
+                                    else leak})
+    write(tmp_path / "down", {"0001_a.sql": leak})
+    (tmp_path / "runbook.yaml").write_text(
+        'system: demo\nrelease: "1"\nsecrets: [APP_SIGNING_KEY]\n'
+        "targets:\n  staging: {kind: live, dsn_env: CLI_TEST_DSN}\n"
+        "migrations: {dir: migrations, down_dir: down}\n")
+    env = {"CLI_TEST_DSN": fresh_dsn, "APP_SIGNING_KEY": secret}
+    common = ("--runbook", str(tmp_path / "runbook.yaml"), "--target", "staging",
+              "--allow-destructive", "staging", "--report-dir", str(tmp_path / "out"))
+    if command == "rollback":
+        applied = deploy_gates("migrate", "up", *common, env=env)
+        assert applied.returncode == 0, applied.stderr
+    done = deploy_gates(command, *(["up"] if command == "migrate" else ["--confirm", "--no-backup"]), *common,
+                        env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "key ***" in done.stderr, done.stderr
+    logs = "".join(p.read_text() for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert "key ***" in logs
+    assert secret not in done.stdout + done.stderr + logs

@@ -5,6 +5,7 @@ response shapes (Grafana itself cannot run here)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import uuid
@@ -381,3 +382,42 @@ def test_unreadable_files_are_named(tmp_path: Path, kind: str, text: str, messag
     with pytest.raises(AssetError) as error:
         read_assets(path, kind)
     assert str(error.value) == message.format(path=path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"uid": "x", "title": "\xff"}',
+         "{path}:1: Grafana dashboard is not UTF-8 text: invalid byte at offset 23 (0xff)"),
+        (b"[" * 200_000, "{path}: Grafana dashboard nests deeper than Python can read"),
+        (b'{"uid": "x", "panels": []}' + b" " * (16 << 20),
+         "{path}: Grafana dashboard is larger than 16 MiB"),
+    ],
+    ids=["not utf-8", "deep nesting", "too large"],
+)
+def test_hostile_dashboard_files_are_one_line(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "asset.json"
+    path.write_bytes(content)
+    with pytest.raises(AssetError) as error:
+        read_assets(path, "dashboard")
+    assert str(error.value) == message.format(path=path)
+
+
+def test_dashboard_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "asset.json"
+    os.mkfifo(fifo)
+    outcome: list[str] = []
+    reader = threading.Thread(target=lambda: outcome.append(_asset_error(fifo)), daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    if reader.is_alive():  # unblock the reader before failing, so the run does not hang
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert outcome == [f"{fifo}: cannot read Grafana dashboard: not a regular file (a FIFO)"]
+
+
+def _asset_error(path: Path) -> str:
+    try:
+        read_assets(path, "dashboard")
+    except AssetError as exc:
+        return str(exc)
+    return "no error"

@@ -195,7 +195,7 @@ def test_a_trickle_is_cut_at_the_exchange_deadline(
     for name, wanted in (("test_health[GET /health]", health), ("test_prometheus[up]", query)):
         gate = gates[name]
         assert fnmatchcase(gate["message"], wanted.format(url=server.url)), gate["message"]
-        assert gate["duration"] < 6, gate
+        assert gate["duration"] < 8, gate  # the trickle would last 10 s
 
 
 def keep_alive_then_trickle(request: Received, conn, stop: threading.Event) -> None:
@@ -219,7 +219,7 @@ def test_the_deadline_holds_on_a_kept_alive_connection() -> None:
         http.close()
     assert fnmatchcase(str(caught.value), f"GET {server.url}/second: no complete answer within 2 s "
                        "(* of 150 bytes received)"), caught.value
-    assert elapsed < 3.5
+    assert elapsed < 8  # the trickle would last 10 s: the 2 s deadline cut it
     assert len(server.received) == 1  # one connection, reused
 
 
@@ -234,7 +234,7 @@ def test_a_tls_handshake_that_never_ends_says_so_with_its_deadline(
         "test_health[GET /health]": f"GET {url}/health: no TLS handshake within 2 s",
         "test_prometheus[up]": f"GET {url}/api/v1/query: no TLS handshake within 2 s",
     }
-    assert all(g["duration"] < 6 for g in gates.values()), gates
+    assert all(g["duration"] < 12 for g in gates.values()), gates  # a silent port never ends
 
 
 def test_a_tls_handshake_gets_the_connect_timeout_by_default() -> None:
@@ -245,7 +245,7 @@ def test_a_tls_handshake_gets_the_connect_timeout_by_default() -> None:
             http.get("/health")
         elapsed = time.monotonic() - started
     assert str(caught.value) == f"GET https://127.0.0.1:{port}/health: no TLS handshake within 5 s"
-    assert 4.5 < elapsed < 7
+    assert 4.5 < elapsed < 12  # the 5 s default, not forever
 
 
 # 11. malformed Prometheus answers

@@ -19,6 +19,16 @@ def add_migration(release: Path, name: str, up: str, down: str) -> None:
     (release / "runbook.lock.json").unlink(missing_ok=True)  # recorded for the migrations before
 
 
+def rehearse_with(
+    pytester: pytest.Pytester, release: Path, name: str, up: str, down: str
+) -> dict[str, dict]:
+    """The rehearsal's outcomes after adding migration ``name``; the run must be NO-GO."""
+    add_migration(release, name, up, down)
+    result = gates(pytester, release, "--target=rehearsal", "-m", "rehearsal")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    return summary(release)
+
+
 def add_rehearsal_spec(release: Path, section: str) -> None:
     spec = release / "runbook.yaml"
     text = spec.read_text()
@@ -61,9 +71,7 @@ def test_migration_that_fails_only_on_rows_is_caught(
     pytester: pytest.Pytester, release: Path, case: str
 ) -> None:
     up, down, error, statement = ROWS_ONLY_FAILURES[case]
-    add_migration(release, "0009_task_change.sql", up, down)
-    result = gates(pytester, release, "--target=rehearsal", "-m", "rehearsal")
-    outcomes = summary(release)
+    outcomes = rehearse_with(pytester, release, "0009_task_change.sql", up, down)
     for gate in ("test_migrate_up", "test_stair[0009_task_change.sql:up]"):
         message = outcomes[gate]["message"]
         assert outcomes[gate]["outcome"] == "failed", gate
@@ -72,7 +80,6 @@ def test_migration_that_fails_only_on_rows_is_caught(
         assert f"statement: {statement}" in message
         assert "public.tasks holds 300 rows" in message
     assert outcomes["test_stair[0008_metrics_alerts.sql:reapply]"]["outcome"] == "passed"
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
 DATA_LOSING_DOWNS = {
@@ -102,9 +109,7 @@ def test_down_script_that_loses_baseline_data_is_named(
     pytester: pytest.Pytester, release: Path, case: str
 ) -> None:
     up, down, change, statement = DATA_LOSING_DOWNS[case]
-    add_migration(release, "0009_gate_notes.sql", up, down)
-    result = gates(pytester, release, "--target=rehearsal", "-m", "rehearsal")
-    outcomes = summary(release)
+    outcomes = rehearse_with(pytester, release, "0009_gate_notes.sql", up, down)
     assert outcomes["test_schema_restored"]["outcome"] == "passed"
     restored = outcomes["test_data_restored"]
     assert restored["outcome"] == "failed"
@@ -117,7 +122,6 @@ def test_down_script_that_loses_baseline_data_is_named(
         "expected the down script of 0009_gate_notes.sql to leave the rows it found; "
         f"found {change}, first changed by its {statement}")
     assert outcomes["test_stair[0008_metrics_alerts.sql:down]"]["outcome"] == "passed"
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
 LOCKING = {

@@ -28,6 +28,7 @@ from deploy_gates.redact import Redactor
 from deploy_gates.spec.sections import Flow, Request
 from deploy_gates.verify.flows import FlowRun
 from deploy_gates.verify.http import Http
+from tests.conftest import answering
 from tests.dbtools import write_counters
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -337,23 +338,9 @@ def test_collection_errors_are_masked(project: pytest.Pytester) -> None:
 @pytest.fixture
 def login_service() -> Iterator[str]:
     """A service on 127.0.0.1 whose every POST answers with a session, a pin and a user id."""
-
-    class Login(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            payload = json.dumps({"session": "sess-0042-long", "pin": 123, "user": {"id": 7}})
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload.encode())
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Login)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    payload = json.dumps({"session": "sess-0042-long", "pin": 123, "user": {"id": 7}})
+    with answering("application/json", payload.encode()) as url:
+        yield url
 
 
 def test_saved_values_are_secrets_unless_public(login_service: str) -> None:

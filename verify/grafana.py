@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from deploy_gates.spec.yamlsource import SpecError, read_text
 from deploy_gates.verify.http import Answer, Http, HttpError
 
 Kind = Literal["dashboard", "alert rule"]
 EXPRESSION_UIDS = {"__expr__", "-100"}  # Grafana's server-side expressions (math, reduce, ...)
 BUILTIN_UIDS = {"grafana", "-- Grafana --", "-- Dashboard --"}
+MAX_ASSET_BYTES = 16 << 20  # a large dashboard is a few MiB
 
 
 class AssetError(Exception):
@@ -62,16 +64,17 @@ class Asset:
 
 def read_assets(path: Path, kind: Kind) -> list[Asset]:
     """The dashboard, or every alert rule, in ``path``; AssetError names the file and the flaw."""
+    label = f"Grafana {kind}"
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AssetError(f"{path}: cannot read it: {exc.strerror}") from None
-    try:
-        document = json.loads(text)
+        document = json.loads(read_text(path, label, MAX_ASSET_BYTES))
+    except SpecError as exc:
+        raise AssetError(str(exc)) from None
     except json.JSONDecodeError as exc:
         raise AssetError(
             f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise AssetError(f"{path}: {label} nests deeper than Python can read") from None
     try:
         return [dashboard(document)] if kind == "dashboard" else alert_rules(document)
     except AssetError as exc:

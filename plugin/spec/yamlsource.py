@@ -77,18 +77,18 @@ def load_with_lines(path: Path, kind: str = "runbook spec") -> tuple[Any, dict[K
         loader.dispose()
 
 
-def read_text(path: Path, kind: str) -> str:
-    """The text of ``path``: a regular file of at most ``MAX_BYTES``, in UTF-8."""
+def read_text(path: Path, kind: str, max_bytes: int = MAX_BYTES) -> str:
+    """The text of ``path``: a regular file of at most ``max_bytes``, in UTF-8."""
     try:
         _require_regular(path, os.stat(path).st_mode, kind)
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
         with os.fdopen(fd, "rb") as handle:
             _require_regular(path, os.fstat(fd).st_mode, kind)
-            data = handle.read(MAX_BYTES + 1)
+            data = handle.read(max_bytes + 1)
     except OSError as exc:
         raise SpecError(f"{path}: cannot read {kind}: {exc.strerror or exc}") from None
-    if len(data) > MAX_BYTES:
-        raise SpecError(f"{path}: {kind} is larger than {MAX_BYTES >> 20} MiB")
+    if len(data) > max_bytes:
+        raise SpecError(f"{path}: {kind} is larger than {max_bytes >> 20} MiB")
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
