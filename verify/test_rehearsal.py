@@ -277,7 +277,8 @@ def test_migrate_down(rehearsal: Rehearsals, evidence: GateEvidence) -> None:
         if migrations.down_dir is None and layout_of_spec(member.runbook) == "numbered":
             raise MigrationError("the runbook spec names no migrations.down_dir")
         down(member.dsn, member.files, migrations.down_dir, to=member.baseline_name,
-             ledger=migrations.ledger, log=member.log("down"), echo=progress_into(evidence))
+             ledger=migrations.ledger, log=member.log("down"), echo=progress_into(evidence),
+             databases=member.databases, **run_options(migrations))
 
     rehearsal.step("migrate down", revert, batch=True, reverse=True)
 
