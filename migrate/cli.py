@@ -92,7 +92,8 @@ def execute(args: argparse.Namespace) -> None:
     print(f"migrations: {found.folder}, {found.describe()}")
     applied = up(dsn, files, through=args.through, ledger=ledger,
                  allow_out_of_order=args.allow_out_of_order, lock_timeout_s=args.lock_timeout,
-                 log=log, echo=print, **run_options(target.migrations))
+                 log=log, echo=print, databases=target.databases,
+                 **run_options(target.migrations))
     print(f"{len(applied)} migration(s) applied" if applied else "nothing pending")
 
 

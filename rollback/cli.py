@@ -88,7 +88,7 @@ def run_down(args: argparse.Namespace, target: CliTarget) -> None:
     down_dir = (folder(args.down_dir, target, "down_dir", "--down-dir")
                 if found.layout == "numbered" else None)
     options = {"to": args.to, "ledger": ledger_settings(args, target),
-               **run_options(target.migrations)}
+               "databases": target.databases, **run_options(target.migrations)}
     if args.dry_run:
         down(dsn, files, down_dir, dry_run=True, echo=print, **options)
         return

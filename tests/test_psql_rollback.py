@@ -131,3 +131,37 @@ def test_rehearsal_rolls_back_psql_down_scripts(pytester: pytest.Pytester, tmp_p
     assert outcomes["test_schema_restored"]["outcome"] == "passed"
     stairs = {k: v["outcome"] for k, v in outcomes.items() if k.startswith("test_stair[")}
     assert stairs and set(stairs.values()) == {"passed"}, stairs
+
+
+def test_commands_let_psql_connect_to_the_targets_other_databases(
+    pg_server, tmp_path: Path
+) -> None:
+    content, users = pg_server.create_database("content"), pg_server.create_database("users")
+    write(tmp_path / "users", {"001_users.sql": "CREATE TABLE users (id int);\n"
+                                                "\\c content\nCREATE TABLE synced (id int);\n"})
+    write(tmp_path / "users_down", {"001_users.sql": "DROP TABLE users;\n"
+                                                     "\\c content\nDROP TABLE synced;\n"})
+    write(tmp_path / "content", {})
+    spec = tmp_path / "runbook.yaml"
+    spec.write_text(
+        "system: shop\nrelease: '2'\n"
+        "targets:\n  staging:\n    kind: live\n"
+        "    databases: {content: {dsn_env: SHOP_CONTENT}, users: {dsn_env: SHOP_USERS}}\n"
+        "databases:\n  content: {migrations: {dir: content}}\n"
+        "  users: {migrations: {dir: users, down_dir: users_down, executor: psql}}\n")
+    command = [sys.executable, "-m", "deploy_gates", "--runbook", str(spec), "--target", "staging",
+               "--database", "users", "--allow-destructive", "staging",
+               "--report-dir", str(tmp_path / "reports")]
+    env = {**os.environ, "SHOP_CONTENT": content, "SHOP_USERS": users}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*command[:3], *args, *command[3:]], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120, stdin=subprocess.DEVNULL, env=env)
+
+    applied = run("migrate", "up")
+    assert applied.returncode == 0, applied.stderr
+    assert query(content, "SELECT to_regclass('synced') IS NOT NULL") == [(True,)]
+    reverted = run("rollback", "--confirm", "--no-backup")
+    assert reverted.returncode == 0, reverted.stderr
+    assert query(content, "SELECT to_regclass('synced')") == [(None,)]
+    assert query(users, "SELECT to_regclass('users'), count(*) FROM schema_migrations") == [(None, 0)]
