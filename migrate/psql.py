@@ -50,8 +50,7 @@ class Recorder:
 class PsqlExecutor:
     """``migrations.executor: psql``: each up or down script through psql, in one transaction
     with its ledger entry (``single_transaction``) or statement by statement as ``psql -f`` runs
-    it.
-    ``databases`` maps the names a ``\\c`` may give to their DSNs."""
+    it. ``databases`` maps the names a ``\\c`` may give to their DSNs."""
 
     dsn: str
     single_transaction: bool = True
