@@ -12,12 +12,18 @@ from psycopg.pq import TransactionStatus
 from deploy_gates.migrate.checks import select_pending
 from deploy_gates.migrate.db import session
 from deploy_gates.migrate.errors import MigrationError
-from deploy_gates.migrate.execute import StatementError, Watcher, elapsed_ms, run_statements
+from deploy_gates.migrate.execute import (
+    StatementError,
+    Watcher,
+    elapsed_ms,
+    left_behind,
+    run_statements,
+)
 from deploy_gates.migrate.ledger import DEFAULT_SETTINGS, LedgerTable, layout_of, locate
 from deploy_gates.migrate.lock import migration_lock, set_lock_timeout
 from deploy_gates.migrate.log import FileEvent, MigrationLog, Reporter
 from deploy_gates.migrate.migration import Migration
-from deploy_gates.migrate.psql import PsqlError, PsqlExecutor
+from deploy_gates.migrate.psql import executor_for
 from deploy_gates.migrate.statements import TRANSACTION_CONTROL
 from deploy_gates.redact import redact_dsn
 from deploy_gates.spec.runbook import Ledger, Migrations
@@ -59,40 +65,6 @@ def plan(
         files, found.rows if found else [], ledger=str(table), through=through,
         allow_out_of_order=allow_out_of_order,
     )
-
-
-def left_behind(before: dict[str, str], conn: psycopg.Connection) -> str:
-    """What changed in the schema since the fingerprint ``before``, in a few words."""
-    from deploy_gates.verify.catalog import diff, read_catalog
-
-    changes = diff(before, read_catalog(conn).fingerprint())
-    tables = {c.split(" ")[-1] for c in changes if c.startswith("left behind: table ")}
-    changes = [c for c in changes if not (c.startswith("left behind: column ")
-                                           and c.split(" ")[-1].rsplit(".", 1)[0] in tables)]
-    shown = ", ".join(c.replace("left behind: ", "") for c in changes[:8])
-    more = f" and {len(changes) - 8} more" if len(changes) > 8 else ""
-    return f"it left behind: {shown}{more}" if changes else "it left no schema change behind"
-
-
-def _apply_psql(
-    conn: psycopg.Connection, table: LedgerTable, migration: Migration, psql: PsqlExecutor
-) -> int:
-    """Run ``migration`` through psql and record it; what a failure left behind is named."""
-    from deploy_gates.verify.catalog import read_catalog
-
-    before = None if psql.wraps(migration) else read_catalog(conn).fingerprint()
-    try:
-        return psql.run(conn, table, migration)
-    except PsqlError as exc:
-        if exc.wrapped:
-            raise MigrationError(f"{exc}; psql ran the file in one transaction: nothing from it "
-                                 "was applied, ledger unchanged") from exc
-        ledger = (f"recorded as failed in {table}: inspect the database, then delete that "
-                  "ledger row to retry" if exc.started
-                  else f"the {table.format} ledger {table} cannot record a failed run: it "
-                  "stays pending")
-        raise MigrationError(f"{exc}; psql ran the file without one transaction: "
-                             f"{left_behind(before, conn)}; {ledger}") from exc
 
 
 def _apply(
@@ -163,8 +135,7 @@ def up(
     ``databases`` (name -> DSN). ``watcher`` makes a watch of each migration the built-in
     executor runs, told of each statement as it runs (see FileWatch); psql runs are not
     watched."""
-    psql = (PsqlExecutor(dsn, single_transaction, databases or {}, lock_timeout_s)
-            if executor == "psql" else None)
+    psql = executor_for(dsn, executor, single_transaction, databases, lock_timeout_s)
     report = Reporter(log, echo)
     report.record(f"run start: up on {redact_dsn(dsn)} from {_directory_of(files)}")
     applied: list[AppliedMigration] = []
@@ -183,7 +154,7 @@ def up(
                 )
                 for file in pending:
                     try:
-                        elapsed = (_apply_psql(conn, table, file, psql) if psql
+                        elapsed = (psql.run(conn, table, file) if psql
                                    else _apply(conn, table, file, watcher))
                     except MigrationError:
                         report.progress(str(FileEvent("applying", file.name, False)))

@@ -93,7 +93,8 @@ def execute(args: argparse.Namespace) -> None:
     say(f"migrations: {found.folder}, {found.describe()}")
     applied = up(dsn, files, through=args.through, ledger=ledger,
                  allow_out_of_order=args.allow_out_of_order, lock_timeout_s=args.lock_timeout,
-                 log=log, echo=say, **run_options(target.migrations))
+                 log=log, echo=say, databases=target.databases,
+                 **run_options(target.migrations))
     say(f"{len(applied)} migration(s) applied" if applied else "nothing pending")
 
 

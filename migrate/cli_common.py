@@ -7,7 +7,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
@@ -60,6 +60,8 @@ class CliTarget:
     name: str | None = None
     protected: bool = False
     migrations: Migrations | None = None
+    databases: dict[str, str] = field(default_factory=dict)
+    """What a psql ``\\c`` may name: the target's other databases whose DSN variable is set."""
 
 
 def add_target_args(parser: argparse.ArgumentParser) -> None:
@@ -108,10 +110,15 @@ def resolve_target(args: argparse.Namespace) -> CliTarget:
                              "pass --database KEY")
     if not spec.databases and args.database:
         raise MigrationError(f"--database {args.database}: {args.runbook} names no databases")
+    from deploy_gates.verify.databases import connect_names
+
+    found = {key: os.environ.get(view.targets[args.target].dsn_env or "")
+             for key, view in views.items() if key}
+    databases = connect_names(spec, {key: dsn for key, dsn in found.items() if dsn})
     spec = views[args.database or ""]
     target = spec.targets[args.target]
     dsn = _from_env(target.dsn_env, f"target {args.target}")
-    return CliTarget(dsn, args.target, target.protected, spec.migrations)
+    return CliTarget(dsn, args.target, target.protected, spec.migrations, databases)
 
 
 def require_permission(args: argparse.Namespace, target: CliTarget) -> None:

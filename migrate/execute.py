@@ -64,3 +64,19 @@ def run_statements(
             position = exc.diag.statement_position
             line = statement.line_at(int(position)) if position else statement.line
             raise StatementError(f"{script}:{line}: {describe(exc)}", index, statement) from exc
+
+
+def left_behind(before: dict[str, str], conn: psycopg.Connection) -> str:
+    """What changed in the schema since the fingerprint ``before``, in a few words: what
+    appeared, and what was ``dropped`` or ``changed`` (a table's own columns not named apart)."""
+    from deploy_gates.verify.catalog import changes, read_catalog
+
+    found = changes(before, read_catalog(conn).fingerprint())
+    tables = {(c.change, c.object.split(" ")[-1]) for c in found if c.object.startswith("table ")}
+    words = {"left behind": "", "missing": "dropped ", "changed": "changed "}
+    shown = [f"{words[c.change]}{c.object}" for c in found
+             if not (c.object.startswith("column ")
+                     and (c.change, c.object.split(" ")[-1].rsplit(".", 1)[0]) in tables)]
+    more = f" and {len(shown) - 8} more" if len(shown) > 8 else ""
+    return f"it left behind: {', '.join(shown[:8])}{more}" if shown else (
+        "it left no schema change behind")

@@ -1,6 +1,6 @@
-"""Run a migration's script through the real ``psql`` client, as teams that apply files with
-``psql -f`` do: ``ON_ERROR_STOP``, meta-commands (``\\i``, ``\\ir``, ``\\set``, ``\\echo``, ``\\c``
-to another database of the target), one transaction per file or none."""
+"""Run a migration's up or down script through the real ``psql`` client, as teams that apply
+files with ``psql -f`` do: ``ON_ERROR_STOP``, meta-commands (``\\i``, ``\\ir``, ``\\set``,
+``\\echo``, ``\\c`` to another database of the target), one transaction per file or none."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 
@@ -17,9 +17,10 @@ from psycopg import ClientCursor
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from deploy_gates.migrate.errors import MigrationError
-from deploy_gates.migrate.execute import elapsed_ms
+from deploy_gates.migrate.execute import elapsed_ms, left_behind
 from deploy_gates.migrate.ledger import LedgerTable
-from deploy_gates.migrate.migration import Migration
+from deploy_gates.migrate.migration import Migration, Script
+from deploy_gates.migrate.statements import manages_transactions
 
 TIMEOUT_S = 600
 CONNECT = re.compile(r"^(\s*\\(?:c|connect)\s+)(\S+)(.*)$", re.MULTILINE)
@@ -47,19 +48,18 @@ class Recorder:
 
 @dataclass(frozen=True)
 class PsqlExecutor:
-    """``migrations.executor: psql``: each script through psql, in one transaction with its
-    ledger entry (``single_transaction``) or statement by statement as ``psql -f`` runs it.
-    ``databases`` maps the names a ``\\c`` may give to their DSNs."""
+    """``migrations.executor: psql``: each up or down script through psql, in one transaction
+    with its ledger entry (``single_transaction``) or statement by statement as ``psql -f`` runs
+    it. ``databases`` maps the names a ``\\c`` may give to their DSNs."""
 
     dsn: str
     single_transaction: bool = True
     databases: Mapping[str, str] = field(default_factory=dict)
     lock_timeout_s: float = 60
 
-    def wraps(self, migration: Migration) -> bool:
-        """True when the script runs in one transaction with its ledger entry."""
-        return (self.single_transaction and migration.transactional
-                and not CONNECT.search(migration.up.text))
+    def wraps(self, script: Script, transactional: bool) -> bool:
+        """True when ``script`` runs in one transaction with its ledger entry."""
+        return self.single_transaction and transactional and not CONNECT.search(script.text)
 
     def connects(self, text: str) -> str:
         """``text`` with each ``\\c name`` of a database of the target turned into its DSN."""
@@ -75,16 +75,41 @@ class PsqlExecutor:
 
     def run(self, conn: psycopg.Connection, table: LedgerTable, migration: Migration) -> int:
         """Apply ``migration`` with psql and record it; its execution time in ms."""
-        script = migration.up
-        body = self.connects(script.text)
-        wrapped = self.wraps(migration)
+        wrapped = self.wraps(migration.up, migration.transactional)
         if not wrapped:  # as psql -f runs it: statement by statement, whatever the layout says
             migration = replace(migration, transactional=False)
         started = False if wrapped else table.start(conn, migration)
+        partial = (f"recorded as failed in {table}: inspect the database, then delete that "
+                   "ledger row to retry" if started
+                   else f"the {table.format} ledger {table} cannot record a failed run: it "
+                   "stays pending")
+        return self._execute(conn, migration.up, wrapped,
+                             lambda c, ms: table.finish(c, migration, ms, started),
+                             "ledger unchanged", partial)
+
+    def revert(self, conn: psycopg.Connection, table: LedgerTable, migration: Migration,
+               script: Script, migrations: list[Migration]) -> int:
+        """Run the down ``script`` of ``migration`` with psql and record the rollback
+        (``migrations``: all, in order); its execution time in ms."""
+        wrapped = self.wraps(script, not manages_transactions(script.text))
+        kept = f"{migration.name} stays applied (ledger unchanged)"
+        return self._execute(conn, script, wrapped,
+                             lambda c, _: table.remove(c, migration, migrations), kept, kept)
+
+    def _execute(self, conn: psycopg.Connection, script: Script, wrapped: bool,
+                 record: Callable[[psycopg.Connection, int], None], unchanged: str,
+                 partial: str) -> int:
+        """Run ``script``, then ``record`` it in the ledger (given the run time in ms): in the
+        script's transaction when ``wrapped``. A failure says what it left: nothing and
+        ``unchanged`` when wrapped, else the schema changes it made and ``partial``."""
+        from deploy_gates.verify.catalog import read_catalog
+
+        before = None if wrapped else read_catalog(conn).fingerprint()
+        body = self.connects(script.text)
         head, tail = "\\set ON_ERROR_STOP on\n", ""
         if wrapped:
             recorder = Recorder(conn)
-            table.finish(recorder, migration, ELAPSED, False)  # type: ignore[arg-type]
+            record(recorder, ELAPSED)  # type: ignore[arg-type]
             head += "BEGIN;\n"
             ledger = ";\n".join(recorder.statements).replace(str(ELAPSED), ELAPSED_SQL)
             tail = f"\n{ledger};\nCOMMIT;\n"
@@ -94,10 +119,14 @@ class PsqlExecutor:
             file, line, message = failure
             where = (f"{script.label}:{line - head.count(chr(10)) + script.line - 1}"
                      if file == "<stdin>" else f"{os.path.basename(file)}:{line}")
-            raise PsqlError(f"{where}: {message}", wrapped, started)
+            if wrapped:
+                raise MigrationError(f"{where}: {message}; psql ran the file in one transaction: "
+                                     f"nothing from it was applied, {unchanged}")
+            raise MigrationError(f"{where}: {message}; psql ran the file without one "
+                                 f"transaction: {left_behind(before, conn)}; {partial}")
         elapsed = elapsed_ms(start)
         if not wrapped:
-            table.finish(conn, migration, elapsed, started)
+            record(conn, elapsed)
         return elapsed
 
     def _psql(self, cwd: object, text: str) -> tuple[str, int, str] | None:
@@ -130,12 +159,14 @@ class PsqlExecutor:
                              f"{lines[-1] if lines else 'no error output'}")
 
 
-class PsqlError(MigrationError):
-    """psql stopped at an error; says whether the script ran in one transaction."""
-
-    def __init__(self, message: str, wrapped: bool, started: bool) -> None:
-        super().__init__(message)
-        self.wrapped, self.started = wrapped, started
+def executor_for(
+    dsn: str, executor: str, single_transaction: bool, databases: Mapping[str, str] | None,
+    lock_timeout_s: float,
+) -> PsqlExecutor | None:
+    """The psql executor ``migrations.executor: psql`` asks for; None for the built-in one."""
+    if executor != "psql":
+        return None
+    return PsqlExecutor(dsn, single_transaction, databases or {}, lock_timeout_s)
 
 
 def _without_password(dsn: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from deploy_gates.migrate.apply import run_options
 from deploy_gates.migrate.cli_common import (
     CliParser,
     CliTarget,
@@ -87,7 +88,8 @@ def run_down(args: argparse.Namespace, target: CliTarget) -> None:
     files = found.migrations
     down_dir = (folder(args.down_dir, target, "down_dir", "--down-dir")
                 if found.layout == "numbered" else None)
-    options = {"to": args.to, "ledger": ledger_settings(args, target)}
+    options = {"to": args.to, "ledger": ledger_settings(args, target),
+               "databases": target.databases, **run_options(target.migrations)}
     if args.dry_run:
         down(dsn, files, down_dir, dry_run=True, echo=say, **options)
         return

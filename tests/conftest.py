@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pglast.stream
+import pglast.visitors
 import pytest
 
 from deploy_gates.fixtures.ephemeral import Server, start_server
@@ -16,6 +18,10 @@ from tests.drift_release import write_lock, write_release
 from tests.gaterun import EXAMPLE
 
 pytest_plugins = ["pytester"]
+PGLAST = (pglast.stream, pglast.visitors)
+"""Imported before any in-process pytester run: pytester drops the modules a run imported, and
+pglast's compiled parser keeps the node classes of its first import, which a re-imported
+``pglast.stream`` would no longer recognise."""
 
 
 @pytest.fixture(scope="session")

@@ -39,7 +39,7 @@ def live(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     start = ServiceStart(command=[sys.executable, "-m", "examples.sample_service", "--system",
                                   "router-api", "--dsn", "{dsn}", "--port", "{port}",
                                   "--log-file", "{log_file}"], env={"PYTHONPATH": str(ROOT)})
-    process, service = start_service(start, dsn, workdir / "service.log", Redactor(), workdir)
+    process, service = start_service(start, {"": dsn}, workdir / "service.log", Redactor(), workdir)
     try:
         with running_prometheus([service.base_url.removeprefix("http://")], workdir) as url:
             yield Live(service.base_url, url, dsn)

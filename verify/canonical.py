@@ -1,11 +1,8 @@
-"""Definitions as PostgreSQL means them, not as it happens to print them: parsed with PostgreSQL's
-own parser (pglast) and printed again, after rewriting what a dump and restore respells.
-
-The one respelling handled: a cast of an array constructor to an array type,
-``(ARRAY['a'::varchar, 'b'::varchar])::text[]``, which ``pg_restore`` brings back as the array of
-each element cast, ``ARRAY[('a'::varchar)::text, ('b'::varchar)::text]`` (a ``varchar ... IN
-(...)`` CHECK constraint or view filter prints so). Both mean the same array, and are printed the
-same. Anything else stays as PostgreSQL prints it, so a real change is still a difference."""
+"""Definitions as PostgreSQL means them, not as it happens to print them, for fingerprints:
+parsed with PostgreSQL's own parser (pglast) and printed again, after writing what a dump and
+restore respells one way (``sqltext.respell_array_casts``: a ``varchar ... IN (...)`` in a CHECK
+constraint, a view, an index, a trigger's WHEN or a policy). Anything else stays as PostgreSQL
+prints it, so a real change is still a difference."""
 
 from __future__ import annotations
 
@@ -17,26 +14,17 @@ MARK = "ARRAY["
 
 @lru_cache(maxsize=4096)
 def _printed(statement: str) -> str:
-    from pglast import ast, parse_sql
+    from pglast import parse_sql
     from pglast.parser import ParseError
     from pglast.stream import RawStream
-    from pglast.visitors import Visitor
 
-    class ArrayCasts(Visitor):
-        def visit_TypeCast(self, ancestors: object, node: ast.TypeCast) -> ast.Node | None:
-            name = node.typeName
-            if not isinstance(node.arg, ast.A_ArrayExpr) or len(name.arrayBounds or ()) != 1:
-                return None
-            element = ast.TypeName(names=name.names, typmods=name.typmods, typemod=name.typemod)
-            return ast.A_ArrayExpr(elements=tuple(
-                ast.TypeCast(arg=e, typeName=element) for e in node.arg.elements or ()
-            ))
+    from deploy_gates.verify.sqltext import respell_array_casts
 
     try:
         tree = parse_sql(statement)
     except ParseError:
         return statement
-    ArrayCasts()(tree)
+    respell_array_casts(tree)
     return RawStream()(tree)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import psycopg
@@ -129,6 +129,8 @@ QUERIES = {
         WHERE c.relrowsecurity AND c.relkind IN ('r', 'p') AND {USER_SCHEMAS}""",
 }
 VIEW, EXPRESSION, CONSTRAINT = "CREATE VIEW v AS {}", "SELECT {}", "ALTER TABLE t ADD {}"
+STATEMENT = "{}"
+"""A whole statement (``pg_get_indexdef``, ``pg_get_triggerdef``)."""
 """Statements around a definition, for ``canonical``."""
 RELKIND = {"r": "table", "p": "table", "v": "view", "m": "view", "S": "sequence", "f": "table"}
 
@@ -248,16 +250,18 @@ class Catalog:
             )
         for key, (table, definition) in self.indexes.items():
             if kept(table):
-                items[f"index {key}"] = definition
+                items[f"index {key}"] = canonical(definition, STATEMENT)
         items.update({f"constraint {k}": canonical(v, CONSTRAINT)
                       for k, v in self.constraints.items()})
-        items.update({f"trigger {k}": v for k, v in self.triggers.items()})
+        items.update({f"trigger {k}": canonical(v, STATEMENT) for k, v in self.triggers.items()})
         items.update({f"function {k}": v for k, v in self.functions.items()})
         items.update({f"enum type {k}": ",".join(v) for k, v in self.enums.items()})
         items.update({f"domain {k}": v for k, v in self.domains.items()})
         items.update({f"extension {k}": v for k, v in self.extensions.items()})
         items.update({f"schema {k}": "" for k in self.schemas})
-        items.update({f"policy {k}": repr(v) for k, v in self.policies.items()})
+        items.update({f"policy {k}": repr(replace(v, using=canonical(v.using, EXPRESSION),
+                                                  with_check=canonical(v.with_check, EXPRESSION)))
+                      for k, v in self.policies.items()})
         items.update({f"row security {k}": str(v) for k, v in self.row_security.items()})
         items.update({f"grant {p} on {o} to {r}": str(g) for (p, o, r), g in self.grants.items()})
         return {k: v for k, v in items.items() if kept(k.split(" ")[-1])}

@@ -45,9 +45,10 @@ def _options(values: dict[str, str]) -> sql.Composed:
 
 
 def connect_names(runbook: Runbook, dsns: dict[str, str]) -> dict[str, str]:
-    """What a psql ``\\c`` may call each database (its key, and its ``name``) -> its DSN."""
+    """What a psql ``\\c`` may call each database of ``dsns`` (its key, and its ``name``) -> its
+    DSN."""
     names = dict(dsns)
     for key, db in runbook.databases.items():
-        if db.name:
+        if db.name and key in dsns:
             names[db.name] = dsns[key]
     return {k: v for k, v in names.items() if k}

@@ -4,7 +4,8 @@ its whole definition), the baseline schema it meets, and the checksums of the mi
 The rehearsal writes it next to its reports (``schema-locks/<system>-<release>.lock.json``);
 ``deploy-gates lock --runbook SPEC`` writes it beside the spec
 (``runbook.lock.json`` for ``runbook.yaml``), where the drift and rollback gates of live targets
-read it and a lint gate checks that it is as current as the migrations.
+read it and a lint gate checks that it is as current as the migrations. A system with several
+``databases`` has one entry per database in the one file.
 """
 
 from __future__ import annotations
@@ -77,6 +78,21 @@ class Lock(BaseModel):
         return problems
 
 
+class SystemLock(BaseModel):
+    """The lock file of a system with several databases: one lock per database, by key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Literal[1]
+    system: str
+    release: str
+    databases: dict[str, Lock]
+
+
+Locks = dict[str, Lock]
+"""A lock file as the gates read it: each database's lock by key (``""``: the one database)."""
+
+
 def lock_path(spec: Path) -> Path:
     """Where the lock file of ``spec`` lives: ``runbook.yaml`` -> ``runbook.lock.json``."""
     return spec.with_name(f"{spec.stem}.lock.json")
@@ -110,12 +126,20 @@ def build_lock(runbook: Runbook, baseline: Catalog, released: Catalog, postgres:
     )
 
 
-def dump(lock: Lock) -> str:
+def file_of(runbook: Runbook, locks: Locks) -> Lock | SystemLock:
+    """What a lock file holds for ``locks``: the one database's lock, or each database's."""
+    if list(locks) == [""]:
+        return locks[""]
+    return SystemLock(format=LOCK_FORMAT, system=runbook.system, release=runbook.release,
+                      databases=locks)
+
+
+def dump(lock: Lock | SystemLock) -> str:
     """The lock as stable JSON: the same release always gives the same text."""
     return json.dumps(lock.model_dump(), indent=2, sort_keys=True) + "\n"
 
 
-def write(lock: Lock, path: Path) -> None:
+def write(lock: Lock | SystemLock, path: Path) -> None:
     """Write ``lock`` to ``path``, replacing it whole."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,7 +150,24 @@ def write(lock: Lock, path: Path) -> None:
         raise LockError(f"cannot write {path}: {exc.strerror}") from None
 
 
-def load_lock(path: Path) -> Lock | None:
+def load_locks(path: Path, runbook: Runbook, spec: Path) -> Locks | None:
+    """The lock file at ``path`` for ``runbook`` (at ``spec``), each database's lock by key;
+    None when there is none. One written for other databases than the spec names is refused."""
+    found = load_lock(path)
+    if found is None:
+        return None
+    locks = found.databases if isinstance(found, SystemLock) else {"": found}
+    keys = list(runbook.databases)
+    if sorted(locks) != sorted(keys or [""]):
+        written = (f"databases ({', '.join(locks)})" if isinstance(found, SystemLock)
+                   else "one database")
+        named = f"names databases ({', '.join(keys)})" if keys else "names no databases"
+        raise LockError(f"{path}: written for {written}; the spec {named}: rewrite it: "
+                        f"deploy-gates lock --runbook {spec}")
+    return {key: locks[key] for key in keys or [""]}
+
+
+def load_lock(path: Path) -> Lock | SystemLock | None:
     """The lock file at ``path``; None when there is none."""
     try:
         text = path.read_text()
@@ -142,6 +183,8 @@ def load_lock(path: Path) -> Lock | None:
             f"{exc.msg}"
         ) from None
     try:
+        if isinstance(data, dict) and "databases" in data:
+            return SystemLock.model_validate(data)
         return Lock.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
@@ -149,19 +192,31 @@ def load_lock(path: Path) -> Lock | None:
         raise LockError(f"{path}: not a lock file: {where}: {error['msg']}") from None
 
 
-def record(runbook: Runbook, dsn: str) -> Lock:
-    """Apply ``runbook``'s baseline, then its release, to the empty database ``dsn``, reading the
-    schema after each; the lock of what the release did."""
-    baseline_files, _ = split_at_baseline(runbook)
-    files = migration_files(runbook)
-    ledger = runbook.migrations.ledger
-    if baseline_files:
-        up(dsn, files, through=baseline_files[-1].name, ledger=ledger)
-    before = _snapshot(dsn, runbook)
-    up(dsn, files, ledger=ledger)
-    with psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+def record(runbook: Runbook, dsns: dict[str, str]) -> Locks:
+    """Apply ``runbook``'s baseline, then its release, to the empty databases ``dsns`` (by key,
+    as ``create_databases`` makes them), reading each one's schema after each; the lock of
+    what the release did to each database."""
+    from deploy_gates.migrate.apply import run_options
+    from deploy_gates.verify.databases import connect_names
+
+    names = connect_names(runbook, dsns)
+    views = runbook.per_database()
+    before = {}
+    for key, spec in views:
+        baseline_files, _ = split_at_baseline(spec)
+        if baseline_files and spec.migrations:
+            up(dsns[key], migration_files(spec), through=baseline_files[-1].name,
+               ledger=spec.migrations.ledger, databases=names, **run_options(spec.migrations))
+        before[key] = _snapshot(dsns[key], spec)
+    for key, spec in views:
+        if spec.migrations:
+            up(dsns[key], migration_files(spec), ledger=spec.migrations.ledger, databases=names,
+               **run_options(spec.migrations))
+    with psycopg.connect(dsns[views[0][0]], autocommit=True,
+                         connect_timeout=CONNECT_TIMEOUT_S) as conn:
         major = str(conn.info.server_version // 10000)
-    return build_lock(runbook, before, _snapshot(dsn, runbook), major)
+    return {key: build_lock(spec, before[key], _snapshot(dsns[key], spec), major)
+            for key, spec in views}
 
 
 def _snapshot(dsn: str, runbook: Runbook) -> Catalog:
@@ -169,17 +224,18 @@ def _snapshot(dsn: str, runbook: Runbook) -> Catalog:
         return snapshot(conn, runbook)
 
 
-def write_beside_spec(spec_path: Path, provider: str | None = None) -> tuple[Path, Lock]:
+def write_beside_spec(spec_path: Path, provider: str | None = None) -> tuple[Path, Locks]:
     """Record the release of the spec at ``spec_path`` on a throwaway server and write its lock
-    file beside the spec."""
+    file beside the spec; each database's lock by key."""
     from deploy_gates.fixtures.ephemeral import ServerStartError, resolve_provider, start_server
     from deploy_gates.fixtures.targets import SERVER_DSN_ENV
+    from deploy_gates.verify.databases import create_databases
 
     try:
         runbook = load_runbook(spec_path)
     except SpecError as exc:
         raise LockError(str(exc)) from None
-    if runbook.migrations is None:
+    if runbook.migrations is None and not runbook.databases:
         raise LockError(f"{spec_path}: the runbook spec names no migrations: nothing to lock")
     target = next((t for t in runbook.targets.values() if isinstance(t, EphemeralTarget)), None)
     image = (target.image if target else None) or "postgres:16"
@@ -190,14 +246,14 @@ def write_beside_spec(spec_path: Path, provider: str | None = None) -> tuple[Pat
     except ServerStartError as exc:
         raise LockError(str(exc).splitlines()[0]) from None
     try:
-        lock = record(runbook, server.create_database("lock"))
-    except MigrationError as exc:
-        raise LockError(f"{spec_path}: {exc}") from None
+        locks = record(runbook, create_databases(server, runbook, "lock"))
+    except (MigrationError, psycopg.Error) as exc:
+        raise LockError(f"{spec_path}: {str(exc).splitlines()[0]}") from None
     finally:
         server.stop()
     path = lock_path(spec_path)
-    write(lock, path)
-    return path, lock
+    write(file_of(runbook, locks), path)
+    return path, locks
 
 
 def run(command: str, argv: list[str]) -> int:
@@ -213,11 +269,15 @@ def run(command: str, argv: list[str]) -> int:
                         help="throwaway PostgreSQL (default: the spec's ephemeral target's)")
     args = parser.parse_args(argv)
     try:
-        path, lock = write_beside_spec(args.runbook, args.db_provider)
+        path, locks = write_beside_spec(args.runbook, args.db_provider)
     except LockError as exc:
         print(f"deploy-gates {command}: {exc}", file=sys.stderr)
         return 1
-    created = sum(lock.created(key) for key in lock.objects)
-    print(f"wrote {path}: release {lock.release} creates {created} object(s), changes "
-          f"{len(lock.objects) - created}, drops {len(lock.dropped)} (PostgreSQL {lock.postgres})")
+    said = []
+    for key, lock in locks.items():
+        created = sum(lock.created(k) for k in lock.objects)
+        said.append(f"{f'database {key}: ' if key else ''}release {lock.release} creates "
+                    f"{created} object(s), changes {len(lock.objects) - created}, drops "
+                    f"{len(lock.dropped)}")
+    print(f"wrote {path}: {'; '.join(said)} (PostgreSQL {lock.postgres})")
     return 0

@@ -1,5 +1,6 @@
 """SQL expressions and queries compared by meaning, not spelling: PostgreSQL's own parser (pglast)
-reads both sides and writes them back in one canonical spelling."""
+reads both sides and writes them back in one canonical spelling, with what a dump and restore
+respells written one way (see ``respell_array_casts``)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import re
 from functools import lru_cache
 
 EXPRESSION_PREFIX = "SELECT "
+CONSTRAINT_PREFIX = "ALTER TABLE t ADD "
+"""What makes a statement of an expression, and of a constraint (``CHECK (...)``, ``UNIQUE``)."""
 
 
 def same_sql(a: str | None, b: str | None, *, loose: bool = False) -> bool:
     """Whether two expressions (or queries) mean the same.
 
-    Parentheses, blanks and keyword case never count. ``loose`` also ignores casts of constants
+    Parentheses, blanks, keyword case and how ``pg_restore`` respells an array cast never count.
+    ``loose`` also ignores casts of constants
     and reads ``x IN (...)`` as ``x = ANY (ARRAY[...])``, as the server stores it: for what a
     person wrote in the spec (``state = 'open'``) against what the server deparses
     (``(state = 'open'::text)``).
@@ -30,15 +34,39 @@ def canonical(text: str, loose: bool = False) -> str:
     from pglast.stream import RawStream
 
     body = text.strip().rstrip(";")
-    for source, prefix in ((EXPRESSION_PREFIX + body, EXPRESSION_PREFIX), (body, "")):
+    for prefix in (EXPRESSION_PREFIX, "", CONSTRAINT_PREFIX):
+        source = prefix + body
         try:
             tree = parse_sql(source)
         except ParseError:
             continue
+        respell_array_casts(tree)
         if loose:
             _loosen(tree)
         return RawStream()(tree).removeprefix(prefix)
     return re.sub(r"\s+", " ", body)
+
+
+def respell_array_casts(tree: object) -> None:
+    """Write a cast of an array constructor to an array type as the array of each element cast,
+    in place: ``(ARRAY['a'::varchar, 'b'::varchar])::text[]`` as ``ARRAY[('a'::varchar)::text,
+    ('b'::varchar)::text]``, the spelling ``pg_restore`` brings a ``varchar ... IN (...)`` back
+    in (in a CHECK constraint, a view, an index predicate or expression, a trigger's WHEN, a
+    policy). Both mean the same array."""
+    from pglast import ast
+    from pglast.visitors import Visitor
+
+    class ArrayCasts(Visitor):
+        def visit_TypeCast(self, ancestors: object, node: ast.TypeCast) -> ast.Node | None:
+            name = node.typeName
+            if not isinstance(node.arg, ast.A_ArrayExpr) or len(name.arrayBounds or ()) != 1:
+                return None
+            element = ast.TypeName(names=name.names, typmods=name.typmods, typemod=name.typemod)
+            return ast.A_ArrayExpr(elements=tuple(
+                ast.TypeCast(arg=e, typeName=element) for e in node.arg.elements or ()
+            ))
+
+    ArrayCasts()(tree)
 
 
 def _loosen(tree: object) -> None:

@@ -52,7 +52,7 @@ class Stairs:
     expected: list[Expected]
     watcher: Watcher | None = None
     options: dict[str, Any] = field(default_factory=dict)
-    """How ``up`` runs the migrations (executor, single_transaction, databases)."""
+    """How ``up`` and ``down`` run the scripts (executor, single_transaction, databases)."""
     status: dict[tuple[str, str], str] = field(default_factory=dict)
     data_preserved: dict[str, bool] = field(default_factory=dict)
     before: dict[str, State] = field(default_factory=dict)
@@ -109,7 +109,7 @@ class Stairs:
             return watches[-1]
 
         down(self.dsn, self.files, self.down_dir, to=self._previous(name),
-             ledger=self.ledger, log=self.log, watcher=watcher)
+             ledger=self.ledger, log=self.log, watcher=watcher, **self.options)
         after = self.read(f"stairs {name} down", True)
         schema = diff(before.fingerprint, after.fingerprint)
         first = watches[0].first if watches else {}

@@ -1,13 +1,14 @@
 """Drift gates: the live schema against the release's lock file. Every object the release
 creates or changes is there with the same definition, what it drops is gone, and objects the lock
 file does not know on the release's tables are named (advisory unless the spec says otherwise).
-One catalog snapshot serves them all."""
+One catalog snapshot serves them all; a system with several databases has each checked against
+its own entry of the lock file (``test_release_object[users/trigger:...]``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from deploy_gates.fixtures.lockfile import known_lock
+from deploy_gates.fixtures.lockfile import parametrize_per_lock
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.verify.catalog import Catalog
 from deploy_gates.verify.definitions import Definition, display, object_id
@@ -25,32 +26,30 @@ pytestmark = pytest.mark.postdeploy
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    lock = known_lock(metafunc.config)
     params = {
-        "release_object": sorted(lock.objects) if lock else [],
-        "dropped_object": lock.dropped if lock else [],
-        "release_table": release_tables(lock) if lock else [],
+        "release_object": lambda lock: [(object_id(k), k) for k in sorted(lock.objects)],
+        "dropped_object": lambda lock: [(object_id(k), k) for k in lock.dropped],
+        "release_table": lambda lock: [(display(k), k) for k in release_tables(lock)],
     }
-    for name, keys in params.items():
+    for name, values_for in params.items():
         if name in metafunc.fixturenames:
-            ids = [display(k) if name == "release_table" else object_id(k) for k in keys]
-            metafunc.parametrize(name, keys, ids=ids)
+            parametrize_per_lock(metafunc, name, values_for)
 
 
 def test_release_object(
-    release_object: str, lock: Lock, schema_objects: dict[str, Definition], catalog: Catalog,
-    evidence: GateEvidence,
+    release_object: str, lock: Lock, schema_objects: dict[str, Definition],
+    catalogs: dict[str, Catalog], database: str, evidence: GateEvidence,
 ) -> None:
     want = lock.objects[release_object]
-    evidence.extend(drift_evidence(catalog, release_object, want, schema_objects))
+    evidence.extend(drift_evidence(catalogs[database], release_object, want, schema_objects))
     require(drift_problem(lock, release_object, schema_objects))
 
 
 def test_dropped_object(
-    dropped_object: str, lock: Lock, schema_objects: dict[str, Definition], catalog: Catalog,
-    evidence: GateEvidence,
+    dropped_object: str, lock: Lock, schema_objects: dict[str, Definition],
+    catalogs: dict[str, Catalog], database: str, evidence: GateEvidence,
 ) -> None:
-    evidence.extend(drift_evidence(catalog, dropped_object, None, schema_objects))
+    evidence.extend(drift_evidence(catalogs[database], dropped_object, None, schema_objects))
     require(dropped_problem(lock, dropped_object, schema_objects))
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy_gates.fixtures.lockfile import known_lock
+from deploy_gates.fixtures.lockfile import parametrize_per_lock
 from deploy_gates.fixtures.targets import database_spec, known_runbook, parametrize_per_database
 from deploy_gates.migrate import Discovery, Migration
 from deploy_gates.reports.evidence import GateEvidence
@@ -42,8 +42,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "lock_file" in metafunc.fixturenames:
         settings: Settings = metafunc.config.stash[settings_key]
         path = lock_path(settings.runbook)
-        found = [path] if known_lock(metafunc.config) else []
-        metafunc.parametrize("lock_file", found, ids=[p.name for p in found])
+        parametrize_per_lock(metafunc, "lock_file", lambda lock: [(path.name, path)])
     if "squawk_gate" in metafunc.fixturenames:
         runbook = known_runbook(metafunc.config)
         mark = pytest.mark.severity(runbook.rehearsal.squawk.severity)
@@ -79,10 +78,11 @@ def test_down_script(release_migration: Migration, runbook: Runbook, database: s
     require(missing_down_script(database_spec(runbook, database), release_migration))
 
 
-def test_lock_current(lock_file: Path, lock: Lock, runbook: Runbook,
+def test_lock_current(lock_file: Path, lock: Lock, runbook: Runbook, database: str,
                       deploy_settings: Settings) -> None:
-    """The lock file was written for these migrations: CI rewrites it when they change."""
-    stale = lock.stale(runbook)
+    """The lock file was written for these migrations (of a system with several databases:
+    the gate's database's entry for its migrations): CI rewrites it when they change."""
+    stale = lock.stale(database_spec(runbook, database))
     require(stale and f"expected lock file {lock_file} to match the migrations; found "
             f"{'; '.join(stale)}; rewrite it: deploy-gates lock "
             f"--runbook {deploy_settings.runbook}")

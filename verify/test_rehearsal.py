@@ -41,7 +41,7 @@ from deploy_gates.verify.catalog import Catalog, changes
 from deploy_gates.verify.databases import connect_names, create_databases
 from deploy_gates.verify.datagen import fill, read_tables
 from deploy_gates.verify.expectations import Expected
-from deploy_gates.verify.lockfile import artifact_path, build_lock, write
+from deploy_gates.verify.lockfile import artifact_path, build_lock, file_of, write
 from deploy_gates.verify.locks import LockProbe
 from deploy_gates.verify.outcome import fail_gate, require
 from deploy_gates.verify.rehearsal import (
@@ -234,18 +234,16 @@ def test_backup(rehearsal: Rehearsals, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.mark.order(5)
 def test_migrate_up(
-    rehearsal: Rehearsals, ephemeral_server: Server, evidence: GateEvidence
+    rehearsal: Rehearsals, ephemeral_server: Server, runbook: Runbook, evidence: GateEvidence
 ) -> None:
     _batch(rehearsal, "migrate up")
     _apply_release(rehearsal, "migrate up", evidence, watch=True)
     major = ephemeral_server.version().split(".")[0]
-    for member in rehearsal.members:
-        path = artifact_path(member.report_dir, member.runbook)
-        if member.key:  # one lock file per database of a system with several
-            path = path.with_name(path.name.replace(".lock.json", f"-{member.key}.lock.json"))
-        write(build_lock(member.runbook, member.catalog("baseline"), member.catalog("up"),
-                         major), path)
-        evidence.add("the release's schema", f"recorded in {path}")
+    locks = {m.key: build_lock(m.runbook, m.catalog("baseline"), m.catalog("up"), major)
+             for m in rehearsal.members}
+    path = artifact_path(rehearsal.members[0].report_dir, runbook)
+    write(file_of(runbook, locks), path)  # one entry per database of a system with several
+    evidence.add("the release's schema", f"recorded in {path}")
 
 
 @pytest.mark.order(6)
@@ -277,7 +275,8 @@ def test_migrate_down(rehearsal: Rehearsals, evidence: GateEvidence) -> None:
         if migrations.down_dir is None and layout_of_spec(member.runbook) == "numbered":
             raise MigrationError("the runbook spec names no migrations.down_dir")
         down(member.dsn, member.files, migrations.down_dir, to=member.baseline_name,
-             ledger=migrations.ledger, log=member.log("down"), echo=progress_into(evidence))
+             ledger=migrations.ledger, log=member.log("down"), echo=progress_into(evidence),
+             databases=member.databases, **run_options(migrations))
 
     rehearsal.step("migrate down", revert, batch=True, reverse=True)
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from deploy_gates.fixtures.lockfile import known_lock
-from deploy_gates.fixtures.targets import Target, known_runbook
+from deploy_gates.fixtures.lockfile import parametrize_per_lock
+from deploy_gates.fixtures.targets import Target, parametrize_per_database
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.settings import Settings, settings_key
 from deploy_gates.verify.catalog import Catalog
@@ -28,18 +28,16 @@ pytestmark = pytest.mark.rollback
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    config = metafunc.config
-    lock = known_lock(config)
     if "reverted" in metafunc.fixturenames:
-        items = release_expectations(known_runbook(config))
-        metafunc.parametrize("reverted", items, ids=[e.id for e in items])
+        parametrize_per_database(metafunc, "reverted", lambda spec: [
+            (e.id, e) for e in release_expectations(spec)])
     if "touched_object" in metafunc.fixturenames:
-        keys = rollback_objects(lock) if lock else []
-        metafunc.parametrize("touched_object", keys, ids=[object_id(k) for k in keys])
+        parametrize_per_lock(metafunc, "touched_object",
+                             lambda lock: [(object_id(k), k) for k in rollback_objects(lock)])
     if "lock_file" in metafunc.fixturenames:
-        settings: Settings = config.stash[settings_key]
-        names = [lock_path(settings.runbook).name] if lock else []
-        metafunc.parametrize("lock_file", names, ids=names)
+        settings: Settings = metafunc.config.stash[settings_key]
+        name = lock_path(settings.runbook).name
+        parametrize_per_lock(metafunc, "lock_file", lambda lock: [(name, name)])
 
 
 @pytest.fixture(autouse=True)
@@ -50,19 +48,19 @@ def live_only(target: Target) -> None:
 
 
 def test_absent_after_rollback(
-    reverted: Expected, catalog: Catalog, evidence: GateEvidence
+    reverted: Expected, catalogs: dict[str, Catalog], database: str, evidence: GateEvidence
 ) -> None:
+    catalog = catalogs[database]
     evidence.extend(reverted.evidence(catalog))
     require(reverted.problem_if_present(catalog))
 
 
 def test_rolled_back(
-    touched_object: str, lock: Lock, schema_objects: dict[str, Definition], catalog: Catalog,
-    evidence: GateEvidence,
+    touched_object: str, lock: Lock, schema_objects: dict[str, Definition],
+    catalogs: dict[str, Catalog], database: str, evidence: GateEvidence,
 ) -> None:
-    evidence.extend(
-        drift_evidence(catalog, touched_object, lock.baseline.get(touched_object), schema_objects)
-    )
+    evidence.extend(drift_evidence(catalogs[database], touched_object,
+                                   lock.baseline.get(touched_object), schema_objects))
     require(rollback_problem(lock, touched_object, schema_objects))
 
 

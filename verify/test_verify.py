@@ -22,7 +22,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def test_verify_script(
-    verified_migration: Migration, database_dsns: dict[str, str], database: str, target: Target
+    verified_migration: Migration, target_dsns: dict[str, str], database: str, target: Target
 ) -> None:
-    with connect(database_dsns[database], target) as conn:
+    with connect(target_dsns[database], target) as conn:
         require(verify_problem(conn, verified_migration))

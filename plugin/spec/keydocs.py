@@ -96,8 +96,9 @@ KEYS: dict[str, dict[str, tuple[str, str]]] = {
                          "prod"),
     },
     "ServiceStart": {
-        "command": ("the command, run in the spec's folder; `{dsn}`, `{port}`, `{log_file}` "
-                    "and `{python}` (the interpreter running the suite) are filled in",
+        "command": ("the command, run in the spec's folder; `{dsn}` (with `databases:` the "
+                    "first; `{dsn.<key>}` each), `{port}`, `{log_file}` and `{python}` (the "
+                    "interpreter running the suite) are filled in, others refused",
                     '["{python}", -m, myservice, --dsn, "{dsn}", --port, "{port}"]'),
         "env": ("env variables added to the suite's environment for the command, with the "
                 "same placeholders", '{LOG_FILE: "{log_file}", APP_ENV: rehearsal}'),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from string import Formatter
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationError
@@ -290,6 +291,7 @@ def load_runbook(path: Path) -> Runbook:
     _check_steps(path, spec, lines)
     _check_version_from(path, spec, lines)
     _check_env_targets(path, spec, lines)
+    _check_start_placeholders(path, spec, lines)
     check_spec_literals(path, spec, lines)
     if spec.custom_gates:
         spec = spec.model_copy(update={"custom_gates": _custom_gates(path, spec, lines)})
@@ -424,6 +426,31 @@ def _check_env_targets(path: Path, spec: Runbook, lines: dict) -> None:
                     f"{path}:{line}: {'.'.join(keys)}.{name}: unknown target {name!r} "
                     f"(targets: {', '.join(spec.targets)})"
                 )
+
+
+def _check_start_placeholders(path: Path, spec: Runbook, lines: dict) -> None:
+    """A start command and its env may only name the placeholders the suite fills in:
+    ``{dsn}`` (of a system with several databases also ``{dsn.<key>}``), ``{port}``,
+    ``{log_file}`` and ``{python}``."""
+    known = ["dsn", *(f"dsn.{key}" for key in spec.databases), "port", "log_file", "python"]
+    for name, target in spec.targets.items():
+        start = getattr(target, "start", None)
+        if start is None:
+            continue
+        values = [(("command", i), v) for i, v in enumerate(start.command)]
+        values += [(("env", k), v) for k, v in start.env.items()]
+        for at, value in values:
+            where = ("targets", name, "start", *at)
+            try:
+                fields = [f for _, f, _, _ in Formatter().parse(value) if f is not None]
+                problem = next((f"unknown placeholder {{{f}}} (known: "
+                                f"{', '.join(f'{{{k}}}' for k in known)})"
+                                for f in fields if f not in known), None)
+            except ValueError as exc:
+                problem = f"not a placeholder: {exc} (write {{{{ for a literal {{)"
+            if problem:
+                line = lines.get(where, lines.get(where[:-1], 1))
+                raise SpecError(f"{path}:{line}: {'.'.join(map(str, where))}: {problem}")
 
 
 def _check_steps(path: Path, spec: Runbook, lines: dict) -> None:

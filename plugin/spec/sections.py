@@ -327,8 +327,9 @@ class ServiceStart(Strict):
     """How an ephemeral target boots the service under test against its throwaway database.
 
     The command runs in the spec's folder, with ``env`` added to the suite's environment.
-    ``{dsn}``, ``{port}``, ``{log_file}`` and ``{python}`` (the interpreter running the suite) in
-    the command and env are filled in by the suite.
+    ``{dsn}`` (of a system with several databases the first, ``{dsn.<key>}`` each), ``{port}``,
+    ``{log_file}`` and ``{python}`` (the interpreter running the suite) in the command and env
+    are filled in by the suite.
     """
 
     command: list[str]

@@ -98,7 +98,7 @@ def _with_prometheus(group: Group, spec: Path, dsn: str, workdir: Path,
         sys.executable, "-m", "examples.sample_service", "--system", SYSTEMS[group.example],
         "--dsn", "{dsn}", "--port", "{port}", "--log-file", "{log_file}",
         "--faults", ",".join(group.switches)], env={"PYTHONPATH": str(ROOT)}, ready="/__faults")
-    process, service = start_service(start, dsn, workdir / "service.log", Redactor(), workdir)
+    process, service = start_service(start, {"": dsn}, workdir / "service.log", Redactor(), workdir)
     try:
         with running_prometheus([service.base_url.removeprefix("http://")], workdir / "p") as url:
             for _burst in (0, 1):  # a series' first sample is no increase: scraped before and after
