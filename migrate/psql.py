@@ -33,14 +33,19 @@ ELAPSED_SQL = "(extract(epoch FROM clock_timestamp() - now()) * 1000)::integer"
 
 class Recorder:
     """Quacks like a connection for the ledger's writes and keeps them as SQL text, so that psql
-    runs them in the script's own transaction."""
+    runs them in the script's own transaction; a ledger's reads (a SELECT) run at once."""
 
     def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
         self.cursor = ClientCursor(conn)
         self.statements: list[str] = []
 
-    def execute(self, query: object, params: object = None) -> None:
-        self.statements.append(self.cursor.mogrify(query, params))  # type: ignore[arg-type]
+    def execute(self, query: object, params: object = None) -> psycopg.Cursor | None:
+        text = self.cursor.mogrify(query, params)  # type: ignore[arg-type]
+        if text.lstrip().upper().startswith("SELECT"):
+            return self.conn.execute(text)
+        self.statements.append(text)
+        return None
 
     def transaction(self) -> nullcontext:
         return nullcontext()

@@ -153,12 +153,12 @@ class SqitchTable(LedgerTable):
                                         " change = %s").format(self.ident),
                                 (meta["project"], migration.name)).fetchone()
         ident = deployed[0] if deployed else meta["change_id"]
-        tags = [r[0] for r in conn.execute(sql.SQL(
-            "DELETE FROM {}.tags WHERE change_id = %s RETURNING tag").format(schema), (ident,))]
-        requires, conflicts = conn.execute(sql.SQL(
-            "SELECT ARRAY(SELECT dependency FROM {0}.dependencies WHERE change_id = %(id)s AND"
+        tags, requires, conflicts = conn.execute(sql.SQL(
+            "SELECT ARRAY(SELECT tag FROM {0}.tags WHERE change_id = %(id)s ORDER BY tag),"
+            " ARRAY(SELECT dependency FROM {0}.dependencies WHERE change_id = %(id)s AND"
             " type = 'require'), ARRAY(SELECT dependency FROM {0}.dependencies WHERE"
             " change_id = %(id)s AND type = 'conflict')").format(schema), {"id": ident}).fetchone()
+        conn.execute(sql.SQL("DELETE FROM {}.tags WHERE change_id = %s").format(schema), (ident,))
         conn.execute(sql.SQL("DELETE FROM {} WHERE change_id = %s").format(self.ident), (ident,))
         self._event(conn, "revert", migration, tags, requires, conflicts)
 
