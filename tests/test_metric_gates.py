@@ -205,6 +205,18 @@ def test_lines_the_line_reader_does_not_vouch_for_go_to_the_parser() -> None:
     assert parse(unusual, "text/plain", "/m", set()).value("x_gauge") == 1
 
 
+def test_label_names_of_every_line_are_noted_when_they_change_within_a_family() -> None:
+    text = ("# TYPE jobs gauge\n"
+            'jobs{queue="a"} 1\njobs{queue="b"} 1\n'
+            'jobs{queue="c",region="eu"} 1\n'
+            'jobs{queue="say \\"hi\\", ok=\\"x",shard="1"} 1\n'
+            'jobs{queue="d"} 1\njobs{tier="gold"} 1\n'
+            '# TYPE runs gauge\nruns{queue="a"} 1\n')
+    exposition = parse(text, "text/plain", "/metrics", set())
+    assert exposition.labels == {"jobs": {"queue", "region", "shard", "tier"}, "runs": {"queue"}}
+    assert exposition.value("jobs", {"queue": 'say "hi", ok="x', "shard": "1"}) == 1
+
+
 def _registry() -> CollectorRegistry:
     registry = CollectorRegistry()
     done = Counter("jobs_done", "Jobs done.", ["queue"], registry=registry)

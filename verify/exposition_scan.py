@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 
 NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 VALUE = r"[-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|Inf|NaN)"
-LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"'
+LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*(?:\\.[^"\\\n]*)*"'
+"""A label and its value; the value's loop unrolled (runs of plain characters, an escape between
+them), which the regular expression engine matches faster than a choice of one character at
+a time."""
 SAMPLE_LINE = re.compile(
     rf"({NAME})(?:\{{((?:{LABEL}(?:,{LABEL})*,?)?)\}})? {VALUE}(?: -?\d+)?"
 )
 """A sample line in the form prometheus_client itself writes (a strict subset of what it reads)."""
-LABEL_NAME = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="(?:[^"\\\n]|\\.)*"')
+LABEL_NAME = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="[^"\\\n]*(?:\\.[^"\\\n]*)*"')
 COMMENT_LINE = re.compile(rf"#[ \t]+(HELP|TYPE)[ \t]+({NAME})(?:[ \t]+(.*))?")
 SERIES = {"summary": ("_count", "_sum", ""), "histogram": ("_count", "_sum", "_bucket")}
 """The sample names each type allows after its ``# TYPE`` line (others: the family's name)."""
@@ -53,6 +56,9 @@ class Family:
     end: int = 0
     allowed: frozenset[str] = frozenset()
     """The sample names that belong to it: its name, and after ``# TYPE`` its type's series."""
+    shape: list[str] | None = None
+    """The text around the label values of its last sample line read: a line of the same shape
+    has the same label names, so they are read again only when the shape changes."""
 
     def __post_init__(self) -> None:
         self.allowed = frozenset([self.name])
@@ -133,7 +139,11 @@ def scan(text: str) -> Scan:
             seen.families.append(owner)
         owner.samples.add(name)
         if labels:
-            owner.labels.update(label_name(labels))
+            # without escapes, no value holds a quote: the text between values is exact
+            shape = None if "\\" in labels else labels.split('"')[0::2]
+            if shape is None or shape != owner.shape:
+                owner.shape = shape
+                owner.labels.update(label_name(labels))
         owner.end = offset
     return seen
 
