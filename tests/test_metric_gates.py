@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from deploy_gates.verify.exposition import ExpositionError, lint, parse
+from deploy_gates.verify.exposition_scan import _lines
 from tests.gaterun import run_gates, sample_project
 from tests.prometheus_server import debian_binary
 
@@ -215,6 +216,14 @@ def test_label_names_of_every_line_are_noted_when_they_change_within_a_family() 
     exposition = parse(text, "text/plain", "/metrics", set())
     assert exposition.labels == {"jobs": {"queue", "region", "shard", "tier"}, "runs": {"queue"}}
     assert exposition.value("jobs", {"queue": 'say "hi", ok="x', "shard": "1"}) == 1
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5, 1 << 20])
+def test_lines_split_a_chunk_at_a_time_are_the_lines_of_the_text(chunk: int) -> None:
+    for text in ["a 1\nb 2\n", "a 1\nb 2", "", "\n\n", "a 1\r\n\nb 2\n"]:
+        whole = text.split("\n")
+        assert list(_lines(text, chunk)) == (whole[:-1] if text.endswith("\n") else whole
+                                             if text else [])
 
 
 def _registry() -> CollectorRegistry:
