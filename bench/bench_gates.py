@@ -37,6 +37,7 @@ from benchlib import (  # noqa: E402
     column_schema,
     columns,
     create_tables,
+    interleaved,
     psql_clients,
     run_live_suite,
 )
@@ -328,16 +329,19 @@ def main() -> None:
             print(f"database: {TABLES} tables x {COLUMNS_PER_TABLE} columns on embedded "
                   f"PostgreSQL {server.version()}; exposition: {FAMILIES} families, "
                   f"{len(exposer.body)} bytes; service: router-api at {base_url}", flush=True)
-            for run in range(1, args.runs + 1):
-                for plan, runs in ((full, big), (small, little)):
-                    runs.append(run_suite(plan, dsn, base_url, exposer, server.log_path))
-                for client, psql in clients.items():
-                    loops[client].append(run_loop(full, psql, dsn, base_url, exposer.url))
-                times = ", ".join(f"loop with {c} {r[-1].total:6.2f} s" for c, r in loops.items())
-                print(f"run {run}/{args.runs}: suite {big[-1].seconds:5.2f} s, smaller suite "
-                      f"{little[-1].seconds:5.2f} s, {times}", flush=True)
+            sides = {
+                "suite": lambda: big.append(run_suite(full, dsn, base_url, exposer,
+                                                      server.log_path)),
+                "smaller suite": lambda: little.append(run_suite(small, dsn, base_url, exposer,
+                                                                 server.log_path)),
+                **{f"loop with {client}": partial(
+                    lambda c, q: loops[c].append(run_loop(full, q, dsn, base_url, exposer.url)),
+                    client, psql) for client, psql in clients.items()},
+            }
+            paired = interleaved(sides, args.runs)
     finally:
         server.stop()
+    print(paired.report("suite"))
     report((full, small), (big, little), loops)
 
 

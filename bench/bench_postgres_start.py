@@ -10,12 +10,14 @@ import statistics
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench_rehearsal import start_times  # noqa: E402
+from bench_rehearsal import start_and_stop  # noqa: E402
+from benchlib import interleaved  # noqa: E402
 
 from deploy_gates.fixtures.ephemeral import local_binaries_installed  # noqa: E402
 from deploy_gates.fixtures.ephemeral.server import docker_answers, image_present  # noqa: E402
@@ -72,10 +74,9 @@ def cold_start(provider: str, image: str) -> tuple[float, float]:
     return json.loads(out.splitlines()[-1])["ready"], time.perf_counter() - start
 
 
-def cold_starts(provider: str, image: str, runs: int) -> tuple[float, float]:
-    """Median of ``runs`` cold starts: ready inside the process, and whole process."""
-    starts = [cold_start(provider, image) for _ in range(runs)]
-    return (statistics.median(s[0] for s in starts), statistics.median(s[1] for s in starts))
+def cold_into(provider: str, image: str, ready: dict[str, list[float]]) -> None:
+    """One cold start; its seconds to ready inside the process added to ``ready[provider]``."""
+    ready.setdefault(provider, []).append(cold_start(provider, image)[0])
 
 
 def why_no_containers(image: str) -> str | None:
@@ -109,20 +110,30 @@ def main() -> None:
     print(f"testcontainers: image {args.image}" if missing is None
           else f"testcontainers: NOT MEASURED: {missing}")
 
-    cold = {p: cold_starts(p, args.image, args.runs) for p in providers}
-    warm = {}
+    inside: dict[str, list[float]] = {}
+    cold = interleaved({p: partial(cold_into, p, args.image, inside) for p in providers},
+                       args.runs)
+    print("cold, whole processes:\n" + cold.report("embedded"))
     for provider in providers:
-        start_times(provider, 1, args.image)
-        warm[provider] = start_times(provider, args.runs, args.image)
+        start_and_stop(provider, {}, args.image)
+    phases: dict[str, list[float]] = {}
+    warm = interleaved({p: partial(start_and_stop, p, phases, args.image) for p in providers},
+                       args.runs)
+    print("warm, start and stop in this process:\n" + warm.report("embedded"))
     for provider in providers:
-        (ready, whole), (warm_ready, stopped) = cold[provider], warm[provider]
-        print(f"{provider:<14}: cold ready {ready:5.2f} s ({whole:5.2f} s with interpreter start "
-              f"and stop), warm ready {warm_ready:5.2f} s, stopped and removed {stopped:5.2f} s "
-              f"(medians of {args.runs})")
+        ready, stopped = (statistics.median(phases[f"{provider} {phase}"])
+                          for phase in ("ready", "stopped"))
+        print(f"{provider:<14}: cold ready {statistics.median(inside[provider]):5.2f} s "
+              f"({cold.median(provider):5.2f} s with interpreter start and stop), warm ready "
+              f"{ready:5.2f} s, stopped and removed {stopped:5.2f} s (medians of {args.runs})")
     if "testcontainers" in providers:
-        print(f"ratio testcontainers / embedded: cold "
-              f"{cold['testcontainers'][0] / cold['embedded'][0]:4.2f}x, warm "
-              f"{warm['testcontainers'][0] / warm['embedded'][0]:4.2f}x")
+        cold_ratio = statistics.median(
+            c / e for c, e in zip(inside["testcontainers"], inside["embedded"], strict=True))
+        warm_ratio = statistics.median(
+            c / e for c, e in zip(phases["testcontainers ready"], phases["embedded ready"],
+                                  strict=True))
+        print(f"paired ratio testcontainers / embedded: cold {cold_ratio:4.2f}x, warm "
+              f"{warm_ratio:4.2f}x")
 
 
 if __name__ == "__main__":

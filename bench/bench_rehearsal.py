@@ -7,13 +7,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchlib import median_seconds  # noqa: E402
+from benchlib import interleaved, timed  # noqa: E402
 
 from deploy_gates.fixtures.ephemeral import start_server  # noqa: E402
 from deploy_gates.fixtures.ephemeral.embedded import bin_dir  # noqa: E402
@@ -26,19 +26,22 @@ RELEASE = ["0005_metrics_read_model.sql", "0006_metrics_incremental_jobs.sql",
            "0007_metrics_event_log_cursor_index.sql", "0008_metrics_alerts.sql"]
 
 
-def start_times(provider: str, runs: int, image: str = "postgres:16") -> tuple[float, float]:
-    """Median seconds from nothing to an answered SELECT 1, and to stopped and removed."""
-    ready, stopped = [], []
-    for _ in range(runs):
-        start = time.perf_counter()
-        server = start_server(provider, image=image)
-        try:
-            ready.append(time.perf_counter() - start)
-            start = time.perf_counter()
-        finally:
-            server.stop()
-        stopped.append(time.perf_counter() - start)
-    return statistics.median(ready), statistics.median(stopped)
+def start_and_stop(provider: str, phases: dict[str, list[float]],
+                   image: str = "postgres:16") -> None:
+    """A server from nothing to an answered SELECT 1, then stopped and removed; both phases'
+    seconds added to ``phases`` under ``<provider> ready`` and ``<provider> stopped``."""
+    server = timed(phases, f"{provider} ready", lambda: start_server(provider, image=image))
+    timed(phases, f"{provider} stopped", server.stop)
+
+
+def from_nothing(phases: dict[str, list[float]]) -> None:
+    """The by-hand loop as a runbook without a server at hand does it: an embedded server
+    started, the loop, the server stopped."""
+    server = start_server("embedded")
+    try:
+        rehearsal_by_hand(server.create_database("byhand"))
+    finally:
+        server.stop()
 
 
 def rehearsal_with_pytest(report_dir: Path, *args: str) -> None:
@@ -77,26 +80,29 @@ def main() -> None:
     args = parser.parse_args()
 
     providers = ["embedded"] + (["local"] if find_bin_dir() is not None else [])
-    starts = {provider: start_times(provider, args.runs) for provider in providers}
-    for provider, (ready, stopped) in starts.items():
+    phases: dict[str, list[float]] = {}
+    starts = interleaved({f"postgres {p}": partial(start_and_stop, p, phases)
+                          for p in providers}, args.runs)
+    print(starts.report("postgres embedded"))
+    for provider in providers:
+        ready, stopped = (statistics.median(phases[f"{provider} {phase}"])
+                          for phase in ("ready", "stopped"))
         print(f"postgres {provider:<8}: ready in {ready:5.2f} s, stopped and removed in "
-              f"{stopped:5.2f} s (median of {args.runs})")
+              f"{stopped:5.2f} s (medians of {args.runs})")
 
-    with tempfile.TemporaryDirectory() as reports:
-        suite = median_seconds(lambda: rehearsal_with_pytest(Path(reports)), args.runs)
     server = start_server("embedded")
     try:
-        manual = median_seconds(
-            lambda: rehearsal_by_hand(server.create_database("byhand")), args.runs
-        )
+        with tempfile.TemporaryDirectory() as reports:
+            paired = interleaved({
+                "rehearsal, pytest --target=rehearsal": partial(rehearsal_with_pytest,
+                                                                 Path(reports)),
+                "psql loop (running server)": lambda: rehearsal_by_hand(
+                    server.create_database("byhand")),
+                "psql loop + embedded start and stop": partial(from_nothing, phases),
+            }, args.runs)
     finally:
         server.stop()
-    from_nothing = manual + sum(starts["embedded"])
-    print(f"rehearsal, pytest --target=rehearsal  : {suite:5.2f} s (whole process)")
-    print(f"rehearsal, seed runbook psql loop     : {manual:5.2f} s (on a running server)")
-    print(f"  psql loop + embedded start and stop : {from_nothing:5.2f} s")
-    print(f"ratio suite / psql loop               : {suite / manual:5.2f}x")
-    print(f"ratio suite / psql loop with a server : {suite / from_nothing:5.2f}x")
+    print(paired.report("rehearsal, pytest --target=rehearsal"))
 
 
 if __name__ == "__main__":

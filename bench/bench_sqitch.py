@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_rehearsal import rehearsal_with_pytest  # noqa: E402
-from benchlib import psql_clients, timed  # noqa: E402
+from benchlib import Paired, interleaved, psql_clients, timed  # noqa: E402
 
 from deploy_gates.fixtures.ephemeral import start_server  # noqa: E402
 from deploy_gates.fixtures.ephemeral.local import find_bin_dir  # noqa: E402
@@ -220,38 +221,37 @@ def rehearsal_in_process(runbook: Runbook, folder: Path) -> None:
         server.stop()
 
 
-def report(times: dict[str, list[float]], clients: list[str], runs: int) -> None:
-    def median(name: str) -> float:
-        return statistics.median(times[name])
-
-    suite = median("suite embedded")
-    print(f"deploy-gates, pytest --target=rehearsal            : {suite:5.2f} s (whole process, "
-          f"embedded server; median of {runs})")
-    print(f"deploy-gates, same with --db-provider=local        : {median('suite local'):5.2f} s")
-    print(f"deploy-gates, the same steps in-process (embedded) : {median('in-process'):5.2f} s")
+def report(paired: Paired, steps: dict[str, list[float]], clients: list[str]) -> None:
+    """Every side's median, runs and paired ratio to the suite; sqitch's steps; sqitch / suite."""
+    print(paired.report("suite embedded"))
     for client in clients:
-        total = median(f"sqitch with {client}")
-        print(f"sqitch with {client:<12} (local server)          : {total:5.2f} s (median of "
-              f"{runs}; ratio sqitch / pytest {total / suite:4.2f}x, sqitch / in-process "
-              f"{total / median('in-process'):4.2f}x)")
+        name = f"sqitch with {client}"
+        print(f"{name}: paired ratio sqitch / suite {paired.ratio(name, 'suite embedded'):.2f}x, "
+              f"sqitch / in-process {paired.ratio(name, 'in-process'):.2f}x")
         for step in SQITCH_STEPS:
-            print(f"  {step:<22}: {median(f'{client} {step}'):5.2f} s")
+            print(f"  {step:<22}: {statistics.median(steps[f'{client} {step}']):5.2f} s (median)")
 
 
-def one_run(
-    times: dict[str, list[float]], runbook: Runbook, folder: Path, projects: dict[str, Path]
-) -> None:
-    """Each side once: the suite on both providers, the steps in-process, sqitch per client."""
+def sides(runbook: Runbook, folder: Path, projects: dict[str, Path],
+          steps: dict[str, list[float]]) -> dict[str, Callable[[], object]]:
+    """Each side, by name: the suite on both providers, the steps in-process, sqitch per client
+    (its steps' seconds added to ``steps``)."""
     reports = folder / "reports"
-    timed(times, "suite embedded", partial(rehearsal_with_pytest, reports))
-    timed(times, "suite local", partial(rehearsal_with_pytest, reports, "--db-provider=local"))
-    timed(times, "in-process", partial(rehearsal_in_process, runbook, folder))
     baseline = split_at_baseline(runbook)[0][-1].path.stem
-    for client, project in projects.items():
-        steps: dict[str, list[float]] = {}
-        timed(times, f"sqitch with {client}", partial(sqitch_rehearsal, project, baseline, steps))
-        for step, seconds in steps.items():
-            times.setdefault(f"{client} {step}", []).extend(seconds)
+
+    def sqitch(client: str, project: Path) -> None:
+        seen: dict[str, list[float]] = {}
+        sqitch_rehearsal(project, baseline, seen)
+        for step, seconds in seen.items():
+            steps.setdefault(f"{client} {step}", []).extend(seconds)
+
+    return {
+        "suite embedded": partial(rehearsal_with_pytest, reports),
+        "suite local": partial(rehearsal_with_pytest, reports, "--db-provider=local"),
+        "in-process": partial(rehearsal_in_process, runbook, folder),
+        **{f"sqitch with {client}": partial(sqitch, client, project)
+           for client, project in projects.items()},
+    }
 
 
 def main() -> None:
@@ -265,7 +265,6 @@ def main() -> None:
     runbook = load_runbook(EXAMPLE / "runbook.yaml")
     baseline, release = split_at_baseline(runbook)
     clients = psql_clients()
-    times: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as folder:
         projects = {client: Path(folder) / f"sqitch-{i}" for i, client in enumerate(clients)}
         for client, project in projects.items():
@@ -275,12 +274,9 @@ def main() -> None:
         print(f"example: {len(baseline)} baseline and {len(release)} release migrations; sqitch "
               f"project of {len(baseline + release)} changes, {checks} verify statements",
               flush=True)
-        for run in range(1, args.runs + 1):
-            one_run(times, runbook, Path(folder), projects)
-            print(f"run {run}/{args.runs}: " + ", ".join(
-                f"{name} {values[-1]:.2f} s" for name, values in times.items()
-                if not name.endswith(SQITCH_STEPS)), flush=True)
-    report(times, list(clients), args.runs)
+        steps: dict[str, list[float]] = {}
+        paired = interleaved(sides(runbook, Path(folder), projects, steps), args.runs)
+    report(paired, steps, list(clients))
 
 
 if __name__ == "__main__":

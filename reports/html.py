@@ -19,6 +19,10 @@ BANNER_FAILURES = 10
 """How many failed (or inconclusive) blocker gates the banner lists; it counts the rest."""
 WORST_FIRST = ("error", "failed", "inconclusive", "waived", "skipped", "passed")
 """Outcomes from the one that weighs most to the one that weighs least."""
+SHARED = "shared"
+"""The kind of an evidence entry many gates record alike (the SQL of one catalog snapshot): the
+reports hold its text once (the summary's ``shared_evidence``, a section of the HTML report) and
+each gate's entry names it by its ``data.ref``."""
 STEP_KINDS = ("step", "table")
 """Evidence kinds the rehearsal timeline shows under its rows."""
 COLLAPSE_ENVIRONMENT = (
@@ -181,6 +185,25 @@ def differences(records: list[GateRecord]) -> str:
     return "<h2>Schema differences</h2>" + "".join(parts) if parts else ""
 
 
+def shared_evidence(summary: dict[str, Any], records: list[GateRecord]) -> str:
+    """Each text many gates recorded alike (the SQL of a catalog snapshot), once, with how many
+    gates refer to it; each gate's row links here."""
+    shared = summary.get("shared_evidence", {})
+    if not shared:
+        return ""
+    uses = dict.fromkeys(shared, 0)
+    for record in records:
+        for entry in record.evidence:
+            if entry.get("kind") == SHARED and entry["data"]["ref"] in uses:
+                uses[entry["data"]["ref"]] += 1
+    parts = [
+        f'<div class="evidence shared-evidence" id="{escape(ref)}"><b>{escape(e["title"])}</b>'
+        f' <span class="where">({uses[ref]} gates)</span><pre>{escape(e["text"])}</pre></div>'
+        for ref, e in shared.items()
+    ]
+    return "<h2>Evidence the gates share</h2>" + "".join(parts)
+
+
 def decision(summary: dict[str, Any], records: list[GateRecord]) -> str:
     """Everything the report shows above the table of gates, in the order an approver reads."""
     return (
@@ -189,6 +212,7 @@ def decision(summary: dict[str, Any], records: list[GateRecord]) -> str:
         + steps_table(summary)
         + timeline(records)
         + differences(records)
+        + shared_evidence(summary, records)
         + "<h2>Gates</h2></div>"
     )
 
@@ -209,6 +233,11 @@ def row_evidence(record_rehearsal: bool, entries: list[dict[str, Any]],
             continue
         if kind == "table":
             shown.append(f'<div class="evidence">{data_table(entry)}</div>')
+        elif kind == SHARED:
+            ref = escape(entry["data"]["ref"])
+            shown.append(f'<div class="evidence"><b>{escape(entry["title"])}</b> '
+                         f'<a href="#{ref}">shown once above, under Evidence the gates share'
+                         "</a></div>")
         else:
             shown.append(f'<div class="evidence"><b>{escape(entry["title"])}</b>'
                          f"<pre>{escape(entry['text'])}</pre></div>")

@@ -20,7 +20,12 @@ from typing import Any
 from deploy_gates.reports import html as pages
 from deploy_gates.reports.junit import junit_xml
 from deploy_gates.reports.retention import stamp
-from deploy_gates.reports.summary import NOT_IN_RUNBOOK, build_summary, markdown_summary
+from deploy_gates.reports.summary import (
+    NOT_IN_RUNBOOK,
+    build_summary,
+    markdown_summary,
+    summary_json,
+)
 from deploy_gates.verdict import EXIT_CODES, GateRecord
 
 USAGE_EXIT = 2
@@ -68,10 +73,11 @@ def write_merge(paths: list[Path], out_dir: Path) -> tuple[dict[str, Any], Path]
     stem = f"{'+'.join(order)}-{stamp(datetime.now(UTC))}"
     names = {kind: f"{stem}.{suffix}" for kind, suffix in
              (("html", "html"), ("junit", "xml"), ("json", "json"), ("markdown", "md"))}
-    summary = build_summary(metadata, records, steps, list(names.values()))
+    evidence = {ref: e for _path, run in runs for ref, e in run.get("shared_evidence", {}).items()}
+    summary = build_summary(metadata, records, steps, list(names.values()), shared=evidence)
     summary["merged_from"] = [str(path) for path, _ in runs]
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / names["json"]).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (out_dir / names["json"]).write_text(summary_json(summary), encoding="utf-8")
     (out_dir / names["junit"]).write_bytes(junit_xml(summary, records))
     (out_dir / names["markdown"]).write_text(markdown_summary(summary, records),
                                              encoding="utf-8")

@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from deploy_gates.verify.exposition import ExpositionError, lint, parse
+from deploy_gates.verify.exposition_scan import _lines
 from tests.gaterun import run_gates, sample_project
 from tests.prometheus_server import debian_binary
 
@@ -203,6 +204,26 @@ def test_lines_the_line_reader_does_not_vouch_for_go_to_the_parser() -> None:
     assert lint(parse(unusual, "text/plain", "/m", set())) == lint(parse(LINT_FAULTS, "text/plain",
                                                                           "/m"))
     assert parse(unusual, "text/plain", "/m", set()).value("x_gauge") == 1
+
+
+def test_label_names_of_every_line_are_noted_when_they_change_within_a_family() -> None:
+    text = ("# TYPE jobs gauge\n"
+            'jobs{queue="a"} 1\njobs{queue="b"} 1\n'
+            'jobs{queue="c",region="eu"} 1\n'
+            'jobs{queue="say \\"hi\\", ok=\\"x",shard="1"} 1\n'
+            'jobs{queue="d"} 1\njobs{tier="gold"} 1\n'
+            '# TYPE runs gauge\nruns{queue="a"} 1\n')
+    exposition = parse(text, "text/plain", "/metrics", set())
+    assert exposition.labels == {"jobs": {"queue", "region", "shard", "tier"}, "runs": {"queue"}}
+    assert exposition.value("jobs", {"queue": 'say "hi", ok="x', "shard": "1"}) == 1
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5, 1 << 20])
+def test_lines_split_a_chunk_at_a_time_are_the_lines_of_the_text(chunk: int) -> None:
+    for text in ["a 1\nb 2\n", "a 1\nb 2", "", "\n\n", "a 1\r\n\nb 2\n"]:
+        whole = text.split("\n")
+        assert list(_lines(text, chunk)) == (whole[:-1] if text.endswith("\n") else whole
+                                             if text else [])
 
 
 def _registry() -> CollectorRegistry:

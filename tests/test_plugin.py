@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
 
 import pytest
+
+from tests.reportrun import gate_project
 
 SPEC = """\
 system: demo
@@ -192,3 +195,18 @@ def test_git_commit_is_the_runbook_repositorys(project: pytest.Pytester, state: 
     else:
         assert commit == {"no commits": "no commits yet",
                           "no repository": "not in a git repository"}[state]
+
+
+def test_a_run_freezes_its_objects_and_the_next_run_in_the_process_gives_them_back(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = gate_project(pytester, monkeypatch, "GO")
+    gc.unfreeze()
+    try:
+        done = project.runpytest("--target=rehearsal", "-p", "no:xdist", str(project.path))
+        assert done.ret == 0 and done.parseoutcomes()["passed"] > 0
+        assert gc.get_freeze_count() > 0
+        project.runpytest("--collect-only", "-p", "no:xdist", str(project.path))  # no gates run
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()

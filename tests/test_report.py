@@ -11,9 +11,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jsonschema
+import psycopg
 import pytest
 from markdown_it import MarkdownIt
 
+from deploy_gates.reports.merge import merge_runs
+from tests.gaterun import run_gates
 from tests.reportrun import gate_project, html_rows, newest, run
 
 SCHEMA = Path(__file__).resolve().parent.parent / "docs" / "summary.schema.json"
@@ -169,3 +172,44 @@ def test_keep_reports_must_be_a_positive_number(
     result = run(project, "--keep-reports=none")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--keep-reports: 'none' is not a whole number of 1 or more*"])
+
+
+SHARED_SPEC = """\
+system: demo
+release: "1"
+targets:
+  live: {kind: live, dsn_env: DEMO_SHARED_DSN}
+schema:
+  columns:
+    jobs: {id: bigint, note: text, done: boolean}
+"""
+
+
+def test_catalog_sql_is_written_once_and_each_gate_refers_to_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fresh_dsn: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE jobs (id bigint, note text, done boolean)")
+    monkeypatch.setenv("DEMO_SHARED_DSN", fresh_dsn)
+    pytester.makefile(".yaml", runbook=SHARED_SPEC)
+    gates = run_gates(pytester, ("schema",), "-k", "test_column", target="live")
+    assert [g["outcome"] for g in gates.values()] == ["passed"] * 3
+    summary = json.loads(newest(pytester, "json").read_text())
+    jsonschema.validate(summary, json.loads(SCHEMA.read_text()))
+    (ref, shared), = summary["shared_evidence"].items()
+    assert "FROM pg_attribute" in shared["text"] and shared["title"].startswith("SQL (catalog")
+    for gate in gates.values():
+        sql, seen = gate["evidence"]
+        assert sql == {"title": shared["title"], "text": f"(shared evidence {ref})",
+                       "kind": "shared", "data": {"ref": ref}}
+        assert seen["title"] == "row seen" and "FROM pg_attribute" not in seen["text"]
+
+    page = newest(pytester, "html").read_text()
+    assert html.unescape(html.unescape(page)).count("FROM pg_attribute") == 1
+    assert f'id="{ref}"' in page and "(3 gates)" in page
+    for row in html_rows(page):
+        assert f'<a href="#{ref}">' in row["log"] and "pg_attribute" not in row["log"]
+
+    merge_runs([newest(pytester, "json")], tmp_path / "merged")
+    (merged,) = (tmp_path / "merged").glob("*.json")
+    assert json.loads(merged.read_text())["shared_evidence"] == summary["shared_evidence"]

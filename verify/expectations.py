@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from deploy_gates.reports.evidence import Shared
 from deploy_gates.spec.runbook import Column, Schema
 from deploy_gates.spec.schema import CONSTRAINT_TYPES, ConstraintSpec, IndexSpec, PolicySpec
 from deploy_gates.verify import definitions as defs
@@ -202,7 +203,8 @@ class Expected:
                 f"rollback; found: {'; '.join(changes)}")
 
     def evidence(self, cat: Catalog) -> list[tuple[str, str]]:
-        """The SQL behind the answer and the row it saw, for the report."""
+        """The SQL behind the answer (shared by every gate of the snapshot that ran it) and the
+        row it saw, for the report."""
         query = QUERY_OF_KIND[self.kind]
         key = self.where(cat)
         if key is None:
@@ -222,8 +224,8 @@ class Expected:
                      "migration": cat.ledger or {}}[self.kind][key]
             seen = f"{key}: {found}"
         return [
-            (f"SQL (catalog snapshot {cat.taken_at}, {cat.queries} statements in all)",
-             cat.sql.get(query, "(not read: no such table)")),
+            Shared(f"SQL (catalog snapshot {cat.taken_at}, {cat.queries} statements in all)",
+                   cat.sql.get(query, "(not read: no such table)")),
             ("row seen", seen),
         ]
 
