@@ -94,7 +94,8 @@ def watch(
 ) -> Iterator[Watch]:
     """While the block runs: a second session reads ``tables`` in a bounded loop with a short
     ``lock_timeout`` (a read that has to wait for a lock fails and is recorded), and a third
-    samples ``pg_locks`` of the database from the maintenance database."""
+    samples, from the maintenance database, the locks of every client session connected to the
+    database."""
     seen = Watch()
     stop = threading.Event()
     dbname = database_name(dsn)
@@ -123,10 +124,10 @@ def watch(
             ready.wait()
             deadline = time.monotonic() + WATCH_LIMIT_S
             while not stop.is_set() and time.monotonic() < deadline:
-                rows = conn.execute(
+                rows = conn.execute(  # autovacuum's analyze writes too: clients only
                     "SELECT l.pid, l.locktype, l.mode FROM pg_locks l"
-                    " WHERE l.database = (SELECT oid FROM pg_database WHERE datname = %s)"
-                    " OR l.locktype IN ('advisory', 'transactionid', 'tuple')",
+                    " JOIN pg_stat_activity a ON a.pid = l.pid"
+                    " WHERE a.datname = %s AND a.backend_type = 'client backend'",
                     [dbname],
                 ).fetchall()
                 seen.locks |= {(kind, mode) for pid, kind, mode in rows

@@ -336,6 +336,19 @@ def test_lock_timeout_must_be_short_and_finite(tmp_path: Path, value: object) ->
         load_runbook(spec)
 
 
+def test_the_watch_sees_a_session_that_locks_and_the_reader_it_blocks(
+    pg_server: Server, live_dsn: str
+) -> None:
+    """The watch itself: a client that holds ACCESS EXCLUSIVE on a table is seen, and so is the
+    reader it blocks."""
+    with watch(pg_server, live_dsn, ["canary"]) as seen, psycopg.connect(live_dsn) as locker:
+        locker.execute("LOCK TABLE canary IN ACCESS EXCLUSIVE MODE")
+        time.sleep(0.5)
+        locker.rollback()
+    assert ("relation", "AccessExclusiveLock") in seen.strongest_problems()
+    assert seen.blocked and seen.blocked[0].startswith("canary: canceling statement due to lock")
+
+
 def test_locking_spec_sql_never_blocks_a_concurrent_reader(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, pg_server: Server, live_dsn: str
 ) -> None:
