@@ -26,8 +26,12 @@ pglast's compiled parser keeps the node classes of its first import, which a re-
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Server]:
-    """A real embedded PostgreSQL server for the whole test session."""
+    """A real embedded PostgreSQL server for the whole test session, without autovacuum: its
+    analyze commits in the tests' databases, which the write-counting tests would see."""
     server = start_server("embedded")
+    with server.connect() as conn:
+        conn.execute("ALTER SYSTEM SET autovacuum = off")
+        conn.execute("SELECT pg_reload_conf()")
     yield server
     server.stop()
 
