@@ -38,6 +38,7 @@ class Group:
     through: str | None = None       # ... migrated through this file only (default: every file)
     live_sql: str = ""               # ... then this SQL, as the database's owner
     traffic: tuple[tuple[str, str], ...] = ()  # requests to the service a real Prometheus scrapes
+    release: str | None = None       # a live target answered by the sample service of this release
 
 
 SYSTEMS = {"router_api": "router-api", "granter": "granter", "tascade": "tascade",
@@ -320,6 +321,12 @@ GROUPS: tuple[Group, ...] = (
         live="GRANTER_DATABASE_URL",
         live_sql="UPDATE schema_migrations SET checksum = md5('other') "
                  "WHERE version = '20260127000200_grants_search_index.sql'"),
+    # after a real rollback (Rollback 6): the previous version on the restored database
+    Group("granter-previous-version", "granter", (
+        Fault("previous version failing smoke after rollback", "test_smoke[previous_version]",
+              "status 500"),
+    ), switches=("step_500",), target="prod", args=("-m", "postdeploy", "-k", "previous_version"),
+        live="GRANTER_DATABASE_URL", through="20260127000050_granter_users.sql", release="1.9.0"),
     # Prometheus thresholds (steps 4.5, Monitoring, III.3.1, When): a real Prometheus scraping the
     # sample service of the live target, after a bounded burst of requests
     Group("granter-prometheus", "granter", (
