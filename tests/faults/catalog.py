@@ -202,7 +202,7 @@ GROUPS: tuple[Group, ...] = (
     ), switches=("untraced_logs",)),
     Group("redcube-register-500", "redcube", (
         Fault("registration 500", "test_smoke[user_sync]", "status 500",
-              ('test_logs_absent["level":"ERROR"]',)),
+              ('test_logs_absent["level":"ERROR"]', "test_smoke[registration]")),
     ), switches=("step_500",)),
     # the running service: health, smoke, metrics, logs (sample service fault switches)
     Group("router-metric-and-logs", "router_api", (
@@ -231,15 +231,16 @@ GROUPS: tuple[Group, ...] = (
     ), switches=("log_error",)),
     Group("granter-health-503", "granter", (
         Fault("health 503", "test_health[GET /health]", "503", ("test_smoke[health_flow]",
+                                                               "test_smoke[previous_version]",
                                                                "test_logs_absent[*]")),
     ), switches=("health_503",)),
     Group("granter-degraded", "granter", (
         Fault("degraded health JSON", "test_health[GET /health]", "services.database",
-              ("test_smoke[health_flow]",)),
+              ("test_smoke[health_flow]", "test_smoke[previous_version]")),
     ), switches=("health_degraded",)),
     Group("granter-step-500", "granter", (
         Fault("smoke step 500", "test_smoke[auth_flow]", "status 500",
-              ("test_smoke[spot_check]", "test_logs_absent[*]")),
+              ("test_smoke[spot_check]", "test_smoke[previous_version]", "test_logs_absent[*]")),
     ), switches=("step_500",)),
     Group("granter-slow", "granter", (
         Fault("slow endpoint over budget", "test_health[GET /health]", "(budget 1000 ms)"),
