@@ -12,6 +12,10 @@ A step's number is the path of the numbered headings above it and its own (``II.
 under two unnumbered headings (a checklist's ``1.`` and a rollback's ``Step 1``), every step under
 such a heading is named by it: ``ROLLBACK PROCEDURE 1``. A heading's parenthesis is left out of
 that name; the step's title is the document's text after its number.
+
+Not steps: plain ``1. ...`` list items (a table of contents, a procedure's prose), ``1)`` items
+under no numbered heading (rules), numbered comments in a code block under no step, and
+headings whose leading number is a quantity (``24 Hours Before``, ``30-Minute Mark``).
 """
 
 from __future__ import annotations
