@@ -1,6 +1,7 @@
 """Which step of each seed runbook a gate automates, and why the others stay manual:
-docs/seeds.md, generated from the examples' specs (``runbook.steps``, ``runbook.manual`` and
-the ``gates:`` rules) and the gates each spec collects on each of its targets.
+docs/seeds.md, generated from the runbook documents themselves (``examples/<system>/RUNBOOK.md``,
+their numbered steps read by ``runbookdoc``), the examples' specs (``runbook.steps``,
+``runbook.manual`` and the ``gates:`` rules) and the gates each spec collects on each target.
 
     python -m deploy_gates.reports.coverage > docs/seeds.md
     python -m deploy_gates.reports.coverage --check    # exit 1, naming each unmapped step
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy_gates.gates import BLOCKER, spec_rules
+from deploy_gates.reports import runbookdoc
 from deploy_gates.spec.runbook import Runbook, load_runbook
 
 SEEDS = (
@@ -29,6 +31,7 @@ SEEDS = (
     ("004", "redcube"),
 )
 SHOWN = 5
+DOCUMENT = "RUNBOOK.md"  # the seed's runbook, verbatim, beside its example's spec
 COMMAND = "python -m deploy_gates.reports.coverage > docs/seeds.md"
 
 
@@ -40,14 +43,42 @@ class Coverage:
     spec_path: Path
     spec: Runbook
     gates: dict[str, dict[str, list[str]]]
+    document: list[runbookdoc.Step]
+
+    def parents(self) -> set[str]:
+        """The document's steps that have steps of their own (``4`` of ``4.1``): their
+        sub-steps are automated or manual, they need neither."""
+        return {s.parent for s in self.document if s.parent}
+
+    def manual(self) -> dict[str, str]:
+        """Why each manual step is: its own ``runbook.manual`` reason, else the nearest step
+        it is part of that has one (building images, and each command of it)."""
+        reasons = dict(self.spec.runbook.manual) if self.spec.runbook else {}
+        for step in self.document:  # document order: a step's parent comes first
+            if step.number not in reasons and step.parent in reasons and not self.gates.get(
+                    step.number):
+                reasons[step.number] = reasons[step.parent]
+        return reasons
 
     def problems(self) -> list[str]:
-        """A step neither a gate automates nor ``runbook.manual`` explains, or both."""
+        """A step of the document the spec leaves out or titles otherwise, a step of the spec
+        the document does not number, and a step neither a gate automates nor
+        ``runbook.manual`` explains, or both."""
         source = self.spec.runbook
-        found = []
-        for step, title in (source.steps if source else {}).items():
-            automated, manual = bool(self.gates.get(step)), step in source.manual
-            if not automated and not manual:
+        listed = source.steps if source else {}
+        document = self.spec_path.parent / DOCUMENT
+        found = [f"{self.spec_path}: runbook step {s.number!r} ({s.title}) of {document} is not "
+                 "in runbook.steps" for s in self.document if s.number not in listed]
+        found += [f"{self.spec_path}: runbook step {s.number!r} is titled {listed[s.number]!r}; "
+                  f"{document} titles it {s.title!r}" for s in self.document
+                  if s.number in listed and listed[s.number] != s.title]
+        numbered = {s.number for s in self.document}
+        found += [f"{self.spec_path}: runbook step {step!r} ({title}) is not a step {document} "
+                  "numbers" for step, title in listed.items() if step not in numbered]
+        reasons, parents = self.manual(), self.parents()
+        for step, title in listed.items():
+            automated, manual = bool(self.gates.get(step)), step in reasons
+            if not automated and not manual and step not in parents:
                 found.append(f"{self.spec_path}: runbook step {step!r} ({title}) has no gate "
                              "and no runbook.manual reason")
             elif automated and manual:
@@ -80,7 +111,11 @@ def coverage(seed: str, spec_path: Path, root: Path) -> Coverage:
             step = spec_rules(spec, name, BLOCKER)[1]
             if step is not None:
                 gates[step][name].append(target)
-    return Coverage(seed, spec_path, spec, gates)
+    try:
+        document = runbookdoc.steps(root / spec_path.parent / DOCUMENT)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"{spec_path}: its runbook document: {exc}") from None
+    return Coverage(seed, spec_path, spec, gates, document)
 
 
 def _gate_cell(gates: dict[str, list[str]], targets: list[str]) -> str:
@@ -122,10 +157,13 @@ def render(covers: list[tuple[str, Path, Coverage | None]]) -> str:
     lines = [
         "# Seed runbooks: what the gates automate",
         "",
-        f"Generated from the examples' runbook specs by `{COMMAND}`; a test fails when it is",
-        "stale or when a runbook step has neither a gate (a `gates:` rule giving the step to a",
-        "gate the spec collects) nor a `runbook.manual` reason. Gates are grouped by kind, with",
-        "the targets that collect them when not every target of the spec does.",
+        f"Generated from the runbook documents (`examples/<system>/{DOCUMENT}`, each seed's",
+        f"runbook verbatim) and the examples' specs by `{COMMAND}`; a test fails when it is",
+        "stale, when the spec's `runbook.steps` differ from the steps the document numbers, or",
+        "when a step has neither a gate (a `gates:` rule giving the step to a gate the spec",
+        "collects) nor a `runbook.manual` reason; a step with steps of its own needs neither.",
+        "Gates are grouped by kind, with the targets that collect them when not every target",
+        "of the spec does.",
         "",
     ]
     for seed, spec_path, cover in covers:
@@ -135,7 +173,7 @@ def render(covers: list[tuple[str, Path, Coverage | None]]) -> str:
         spec = cover.spec
         source = spec.runbook
         steps = source.steps if source else {}
-        manual = source.manual if source else {}
+        manual = cover.manual()
         targets = list(spec.targets)
         automated = sum(1 for step in steps if cover.gates.get(step))
         lines += [
@@ -147,8 +185,11 @@ def render(covers: list[tuple[str, Path, Coverage | None]]) -> str:
             "| step | runbook step | automated by | manual, because |",
             "| --- | --- | --- | --- |",
         ]
+        parents = cover.parents()
         for step, title in steps.items():
             gates = _gate_cell(cover.gates.get(step, {}), targets)
+            if not gates and step in parents and step not in manual:
+                gates = "its steps below"
             lines.append(f"| {_cell(step)} | {_cell(title)} | {gates} | "
                          f"{_cell(manual.get(step, ''))} |")
         lines.append("")

@@ -458,6 +458,9 @@ def test_slow(service: Service, faults: Callable[..., None]) -> None:
     started = time.monotonic()
     assert service.get("/tascade/health").status_code == 200
     assert time.monotonic() - started > 1.0
+    started = time.monotonic()  # a scrape is not slowed: it sees the slow answers in time
+    assert service.get("/metrics").status_code == 200
+    assert time.monotonic() - started < 1.0
     started = time.monotonic()
     faults()
     assert service.get("/tascade/health").status_code == 200
@@ -475,6 +478,19 @@ def test_log_error(service: Service, faults: Callable[..., None]) -> None:
     offset = service.log_size()
     service.get("/router-api/health")
     assert not [line for line in service.log_since(offset) if "ERROR" in line]
+
+
+def test_untraced_logs(service: Service, faults: Callable[..., None]) -> None:
+    offset = service.log_size()
+    faults("untraced_logs")
+    answer = service.get("/redcube/api/health")
+    (line,) = [x for x in service.log_since(offset) if '"path":"/redcube/api/health"' in x]
+    assert "trace_id" not in line and answer.headers["X-Trace-Id"]
+    faults()
+    offset = service.log_size()
+    service.get("/redcube/api/health")
+    (line,) = [x for x in service.log_since(offset) if '"path":"/redcube/api/health"' in x]
+    assert '"trace_id":' in line
 
 
 def test_no_refund(service: Service, faults: Callable[..., None]) -> None:

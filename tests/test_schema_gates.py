@@ -79,6 +79,8 @@ def test_every_kind_passes_when_present(conn: psycopg.Connection) -> None:
          "expected index idx_jobs_retry; found: it does not exist"),
         ("DROP TRIGGER trg_touch ON jobs", Expected("trigger", "jobs.trg_touch"),
          "expected trigger jobs.trg_touch; found: it does not exist"),
+        ("ALTER TABLE jobs DISABLE TRIGGER trg_touch", Expected("trigger", "jobs.trg_touch"),
+         "expected trigger jobs.trg_touch enabled; found: it is disabled"),
         ("DROP FUNCTION touch CASCADE", Expected("function", "touch"),
          "expected function touch; found: it does not exist"),
         ("DROP EXTENSION citext", Expected("extension", "citext"),

@@ -46,7 +46,8 @@ QUERIES = {
         JOIN pg_namespace n ON n.oid = t.relnamespace
         WHERE {USER_SCHEMAS} AND {NOT_FROM_EXTENSION.format(oid="t.oid")}""",
     "triggers": f"""
-        SELECT n.nspname || '.' || t.relname || '.' || g.tgname, pg_get_triggerdef(g.oid)
+        SELECT n.nspname || '.' || t.relname || '.' || g.tgname, pg_get_triggerdef(g.oid),
+               g.tgenabled = 'D'
         FROM pg_trigger g JOIN pg_class t ON t.oid = g.tgrelid
         JOIN pg_namespace n ON n.oid = t.relnamespace
         WHERE NOT g.tgisinternal AND {USER_SCHEMAS}""",
@@ -203,6 +204,8 @@ class Catalog:
     indexes: dict[str, tuple[str, str]] = field(default_factory=dict)
     constraints: dict[str, str] = field(default_factory=dict)
     triggers: dict[str, str] = field(default_factory=dict)
+    disabled_triggers: set[str] = field(default_factory=set)
+    """Triggers that exist but are disabled (ALTER TABLE ... DISABLE TRIGGER): they never fire."""
     functions: dict[str, str] = field(default_factory=dict)
     enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
     domains: dict[str, str] = field(default_factory=dict)
@@ -351,6 +354,9 @@ def _store(cat: Catalog, name: str, rows: list[tuple]) -> None:
         cat.columns = {key: ColumnInfo(t, nn, d) for key, t, nn, d in rows}
     elif name == "indexes":
         cat.indexes = {key: (table, definition) for key, table, definition in rows}
+    elif name == "triggers":
+        cat.triggers = {key: definition for key, definition, _ in rows}
+        cat.disabled_triggers = {key for key, _, disabled in rows if disabled}
     elif name == "types":
         for key, typtype, detail in rows:
             if typtype == "e":

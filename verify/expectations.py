@@ -144,6 +144,8 @@ class Expected:
         if want:
             found = defs.differences(want, defs.definition_of(cat, self.key) or {}, loose=True)
             return f"expected {self.describe()}; found: {'; '.join(found)}" if found else None
+        if self.kind == "trigger" and key in cat.disabled_triggers:
+            return f"expected trigger {self.name} enabled; found: it is disabled"
         if self.kind == "empty_view" and key in cat.nonempty_views:
             return f"expected view {self.name} to return no rows; found: it returns rows"
         if self.kind == "enum" and self.labels and cat.enums[key] != self.labels:

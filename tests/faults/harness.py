@@ -31,7 +31,7 @@ def prepare(group: Group, workdir: Path) -> Path:
     copy = workdir / group.example
     shutil.copytree(ROOT / "examples" / group.example, copy)
     if not group.keep_lock:
-        (copy / "runbook.lock.json").unlink()
+        (copy / "runbook.lock.json").unlink(missing_ok=True)
     for name, old, new in group.edits:
         path = copy / name
         if new is None:
@@ -85,33 +85,42 @@ def run_group(group: Group, workdir: Path, dsn: str | None = None) -> dict[str, 
         assert dsn is not None, f"{group.name} needs a database"
         deploy(group, spec, dsn)
         env[group.live] = dsn
-    if group.traffic:
-        return _with_prometheus(group, spec, dsn or "", workdir, env)
+    if group.traffic or group.release:
+        return _with_service(group, spec, dsn or "", workdir, env)
     return _run(group, spec, out, env)
 
 
-def _with_prometheus(group: Group, spec: Path, dsn: str, workdir: Path,
-                     env: dict[str, str]) -> dict[str, dict]:
-    """The group's service (with its switches) scraped by a real Prometheus, after its traffic;
-    the live target of the copy points at both."""
+def _with_service(group: Group, spec: Path, dsn: str, workdir: Path,
+                  env: dict[str, str]) -> dict[str, dict]:
+    """The group's service (with its switches and release) on the live database; with traffic,
+    scraped by a real Prometheus after it. The live target of the copy points at both."""
+    release = ("--release", group.release) if group.release else ()
     start = ServiceStart(command=[
         sys.executable, "-m", "examples.sample_service", "--system", SYSTEMS[group.example],
-        "--dsn", "{dsn}", "--port", "{port}", "--log-file", "{log_file}",
+        "--dsn", "{dsn}", "--port", "{port}", "--log-file", "{log_file}", *release,
         "--faults", ",".join(group.switches)], env={"PYTHONPATH": str(ROOT)}, ready="/__faults")
     process, service = start_service(start, {"": dsn}, workdir / "service.log", Redactor(), workdir)
     try:
+        if not group.traffic:
+            _point_at(spec, service.base_url, None)
+            return _run(group, spec, workdir / "out", env)
         with running_prometheus([service.base_url.removeprefix("http://")], workdir / "p") as url:
             for _burst in (0, 1):  # a series' first sample is no increase: scraped before and after
                 for method, path in group.traffic:
                     requests.request(method, service.base_url + path, json={}, timeout=10)
                 time.sleep(SCRAPES_S)
-            text = re.sub(r"base_url: http://127\.0\.0\.1:\d+", f"base_url: {service.base_url}",
-                          spec.read_text())
-            spec.write_text(text.replace("prometheus_url: http://127.0.0.1:9090",
-                                         f"prometheus_url: {url}"))
+            _point_at(spec, service.base_url, url)
             return _run(group, spec, workdir / "out", env)
     finally:
         stop_service(process)
+
+
+def _point_at(spec: Path, base_url: str, prometheus_url: str | None) -> None:
+    """The live targets of the copy ``spec`` answered by the service (and the Prometheus)."""
+    text = re.sub(r"base_url: http://127\.0\.0\.1:\d+", f"base_url: {base_url}", spec.read_text())
+    if prometheus_url:
+        text = text.replace("prometheus_url: http://127.0.0.1:9090", f"prometheus_url: {prometheus_url}")
+    spec.write_text(text)
 
 
 def _run(group: Group, spec: Path, out: Path, env: dict[str, str]) -> dict[str, dict]:
