@@ -65,10 +65,12 @@ def test_start_placeholders_are_checked_when_the_spec_loads(
 ) -> None:
     shutil.copytree(EXAMPLE, tmp_path / "redcube")
     spec = tmp_path / "redcube" / "runbook.yaml"
-    spec.write_text(spec.read_text().replace('--dsn, "{dsn}"', f'--dsn, "{placeholder}"'))
+    text = spec.read_text()
+    line = text[:text.index('--dsn, "{dsn}"')].count("\n") + 1
+    spec.write_text(text.replace('--dsn, "{dsn}"', f'--dsn, "{placeholder}"'))
     with pytest.raises(SpecError) as caught:
         load_runbook(spec)
-    assert str(caught.value) == f"{spec}:19: targets.rehearsal.start.command.6: {error}"
+    assert str(caught.value) == f"{spec}:{line}: targets.rehearsal.start.command.6: {error}"
 
 
 def test_custom_gates_reach_every_database(
