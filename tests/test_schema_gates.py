@@ -159,3 +159,24 @@ def test_ledger_gates_skip_when_the_spec_names_no_migrations(pytester: pytest.Py
     )
     result.assert_outcomes(skipped=3)
     result.stdout.fnmatch_lines(["*the runbook spec names no migrations*"])
+
+
+def test_a_schema_gate_resolves_few_fixtures(pytester: pytest.Pytester) -> None:
+    """pytest resolves every fixture of a gate's closure again for each gate, cached or not:
+    a schema gate reaches its snapshot through ``catalogs`` and ``target`` alone."""
+    root = Path(__file__).resolve().parent.parent
+    pytester.makefile(".yaml", runbook="system: demo\nrelease: '1'\ntargets:\n"
+                      "  staging: {kind: live, dsn_env: DEMO_UNSET_DSN}\n"
+                      "schema:\n  columns:\n    jobs: {retry_count: int}\n")
+    pytester.makepyfile(closure_probe="""
+        def pytest_collection_finish(session):
+            for item in session.items:
+                print("CLOSURE", item.name, sorted(item.fixturenames))
+    """)
+    result = pytester.runpytest_subprocess(
+        "-c", str(root / "pyproject.toml"), "--rootdir", str(root), "-p", "closure_probe",
+        str(root / "verify" / "test_schema.py"), "--target=staging", "--collect-only", "-q",
+        f"--runbook={pytester.path / 'runbook.yaml'}", f"--report-dir={pytester.path / 'out'}",
+    )
+    assert ("CLOSURE test_column[jobs.retry_count] ['catalogs', 'database', 'evidence', "
+            "'expected', 'request', 'target']") in result.stdout.lines

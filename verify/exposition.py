@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from deploy_gates.verify.excerpt import clip
 from deploy_gates.verify.exposition_scan import Unvouched, scan
 from deploy_gates.verify.http import Http, HttpError
+from deploy_gates.verify.promparsers import text_parser
 
 if TYPE_CHECKING:  # prometheus_client loads with the first parse
     from prometheus_client.metrics_core import Metric
@@ -138,10 +139,7 @@ def parse(text: str, content_type: str, url: str,
 
 def _families(text: str, content_type: str, url: str) -> dict[str, Metric]:
     """prometheus_client's families of ``text``; ExpositionError when malformed."""
-    if "openmetrics" in content_type:
-        from prometheus_client.openmetrics.parser import text_string_to_metric_families
-    else:
-        from prometheus_client.parser import text_string_to_metric_families
+    text_string_to_metric_families = text_parser("openmetrics" in content_type)
     families: dict[str, Metric] = {}
     try:
         for family in text_string_to_metric_families(text):
