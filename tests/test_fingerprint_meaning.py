@@ -11,6 +11,7 @@ from deploy_gates.fixtures.ephemeral import Server
 from deploy_gates.rollback import backup, restore
 from deploy_gates.verify.catalog import Catalog, diff, read_catalog
 from deploy_gates.verify.definitions import definitions, differences
+from deploy_gates.verify.sqltext import same_sql
 
 CHECKED = """
 CREATE TABLE orders (
@@ -131,3 +132,22 @@ def test_a_real_change_of_a_respelled_definition_is_still_a_difference(
     kind, name = key.split(" ")
     lock_key = f"{kind}:{name}"
     assert differences(definitions(before)[lock_key], definitions(after)[lock_key]) != []
+
+
+PG15_VIEW = """ SELECT u.id,
+    u.email
+   FROM users u
+  WHERE (NOT (EXISTS ( SELECT 1
+           FROM dblink('content'::text, 'SELECT id FROM users'::text) c(id bigint)
+          WHERE (c.id = u.id))));"""
+"""A view as PostgreSQL 15 prints it: every column qualified."""
+PG18_VIEW = PG15_VIEW.replace("SELECT u.id,\n    u.email", "SELECT id,\n    email")
+"""The same view as PostgreSQL 16 and later print it: a one-table level's columns unqualified."""
+
+
+def test_a_view_printed_by_two_majors_is_the_same_view() -> None:
+    assert same_sql(PG15_VIEW, PG18_VIEW)
+    assert not same_sql(PG15_VIEW, PG18_VIEW.replace("email", "name"))
+    assert not same_sql(PG15_VIEW, PG18_VIEW.replace("c.id = u.id", "c.id = u.owner_id"))
+    assert not same_sql("SELECT a FROM t WHERE EXISTS (SELECT 1 FROM s WHERE s.x = t.a)",
+                        "SELECT a FROM t WHERE EXISTS (SELECT 1 FROM s WHERE s.x = s.a)")

@@ -1,6 +1,7 @@
 """SQL expressions and queries compared by meaning, not spelling: PostgreSQL's own parser (pglast)
 reads both sides and writes them back in one canonical spelling, with what a dump and restore
-respells written one way (see ``respell_array_casts``)."""
+respells written one way (see ``respell_array_casts``) and columns of a one-table query level
+unqualified, as PostgreSQL 16 and later print views (see ``unqualify_single_sources``)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ def canonical(text: str, loose: bool = False) -> str:
         except ParseError:
             continue
         respell_array_casts(tree)
+        unqualify_single_sources(tree)
         if loose:
             _loosen(tree)
         return RawStream()(tree).removeprefix(prefix)
@@ -67,6 +69,44 @@ def respell_array_casts(tree: object) -> None:
             ))
 
     ArrayCasts()(tree)
+
+
+def unqualify_single_sources(tree: object) -> None:
+    """Write a column of a query level that reads one table without the table's name, in place:
+    ``SELECT u.id FROM users u`` as ``SELECT id FROM users u``. PostgreSQL 16 and later print a
+    view that way, older servers qualify every column: the same view, printed by two majors.
+    Subqueries are levels of their own, so a reference to an outer query stays qualified."""
+    from pglast import ast
+    from pglast.visitors import Skip, Visitor
+
+    class Strip(Visitor):
+        def __init__(self, source: str) -> None:
+            self.source = source
+
+        def visit_SubLink(self, ancestors: object, node: ast.SubLink) -> object:
+            return Skip
+
+        def visit_ColumnRef(self, ancestors: object, node: ast.ColumnRef) -> ast.Node | None:
+            fields = node.fields or ()
+            if (len(fields) == 2 and all(isinstance(f, ast.String) for f in fields)
+                    and fields[0].sval == self.source):
+                return ast.ColumnRef(fields=(fields[1],))
+            return None
+
+    class Levels(Visitor):
+        def visit_SelectStmt(self, ancestors: object, node: ast.SelectStmt) -> None:
+            sources = node.fromClause or ()
+            if len(sources) != 1 or not isinstance(sources[0], ast.RangeVar):
+                return None
+            table = sources[0]
+            strip = Strip(table.alias.aliasname if table.alias else table.relname)
+            for part in ("targetList", "whereClause", "groupClause", "havingClause",
+                         "sortClause"):
+                if getattr(node, part) is not None:
+                    setattr(node, part, strip(getattr(node, part)))
+            return None
+
+    Levels()(tree)
 
 
 def _loosen(tree: object) -> None:
