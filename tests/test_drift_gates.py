@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -169,6 +170,18 @@ def test_a_broken_lock_file_is_one_line(pytester: pytest.Pytester, locked: Path)
     result = gates(pytester, locked, "--target=live", "-m", "postdeploy")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {locked / 'runbook.lock.json'}: not a lock file: invalid JSON*"])
+
+
+def test_a_lock_file_that_is_a_fifo_is_one_line_without_blocking(
+    pytester: pytest.Pytester, locked: Path
+) -> None:
+    lock = locked / "runbook.lock.json"
+    lock.unlink()
+    os.mkfifo(lock)
+    result = gates(pytester, locked, "--target=live", "-m", "postdeploy")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {lock}: cannot read lock file: not a regular file "
+                                 "(a FIFO)"])
 
 
 def test_without_a_lock_file_no_drift_gate_is_collected(

@@ -25,13 +25,15 @@ from deploy_gates.fixtures.ephemeral import PROVIDERS
 from deploy_gates.migrate import MigrationError, up
 from deploy_gates.migrate.migration import sha256
 from deploy_gates.spec.runbook import EphemeralTarget, Runbook, load_runbook
-from deploy_gates.spec.yamlsource import SpecError
+from deploy_gates.spec.yamlsource import SpecError, read_text
 from deploy_gates.verify.catalog import Catalog, snapshot
 from deploy_gates.verify.definitions import Definition, definitions
 from deploy_gates.verify.release import bookkeeping_tables, migration_files, split_at_baseline
 
 LOCK_FORMAT = 1
 CONNECT_TIMEOUT_S = 10
+MAX_LOCK_BYTES = 64 << 20
+"""A lock file holds every definition of a release and its baseline: large, never unbounded."""
 
 
 class LockError(Exception):
@@ -169,12 +171,12 @@ def load_locks(path: Path, runbook: Runbook, spec: Path) -> Locks | None:
 
 def load_lock(path: Path) -> Lock | SystemLock | None:
     """The lock file at ``path``; None when there is none."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LockError(f"{path}: cannot read it: {exc}") from None
+    try:
+        text = read_text(path, "lock file", MAX_LOCK_BYTES)
+    except SpecError as exc:
+        raise LockError(str(exc)) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
