@@ -15,7 +15,7 @@ import pytest
 
 from deploy_gates.fixtures.ephemeral import Server, start_server
 from tests.drift_release import write_lock, write_release
-from tests.gaterun import EXAMPLE
+from tests.examplecopy import copy_example
 
 pytest_plugins = ["pytester"]
 PGLAST = (pglast.stream, pglast.visitors)
@@ -45,8 +45,7 @@ def fresh_dsn(pg_server: Server) -> str:
 @pytest.fixture
 def release(tmp_path: Path) -> Path:
     """A private copy of the example release (examples/tascade), free to break."""
-    shutil.copytree(EXAMPLE, tmp_path / "tascade")
-    return tmp_path / "tascade"
+    return copy_example("tascade", tmp_path / "tascade")
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from deploy_gates.fixtures.ephemeral import ServerStartError, start_server
 from deploy_gates.fixtures.ephemeral.server import docker_answers
-from tests.gaterun import EXAMPLE, gates, summary
+from tests.examplecopy import copy_example
+from tests.gaterun import gates, summary
 
 # Every connection over loopback, and no Ryuk reaper (its image would come from a registry).
 # testcontainers reads these once, when first imported: that is after this module is collected.
@@ -103,7 +104,7 @@ def test_rehearsal_on_testcontainers_agrees_with_embedded(
 ) -> None:
     def rehearse(name: str, *provider: str) -> dict[str, dict]:
         release = tmp_path / name
-        shutil.copytree(EXAMPLE, release)
+        copy_example("tascade", release)
         result = gates(pytester, release, "--target=rehearsal", *provider)  # last option wins
         assert result.ret == pytest.ExitCode.OK, result.outlines[-20:]
         return summary(release)

@@ -55,9 +55,9 @@ def test_start_command_fills_each_databases_dsn(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("placeholder", "error"), [
     ("{dsn.search}", "unknown placeholder {dsn.search} (known: {dsn}, {dsn.content}, {dsn.users}, "
-                     "{port}, {log_file}, {python})"),
-    ("{token}", "unknown placeholder {token} (known: {dsn}, {dsn.content}, {dsn.users}, {port}, "
-                "{log_file}, {python})"),
+                     "{port}, {log_file}, {python}, {token})"),
+    ("{secret}", "unknown placeholder {secret} (known: {dsn}, {dsn.content}, {dsn.users}, {port}, "
+                 "{log_file}, {python}, {token})"),
     ("{dsn", "not a placeholder: expected '}' before end of string (write {{ for a literal {)"),
 ])
 def test_start_placeholders_are_checked_when_the_spec_loads(

@@ -5,7 +5,6 @@ across them; checked on a live target database by database."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,17 +15,13 @@ from deploy_gates.migrate import discover, up
 from deploy_gates.spec.runbook import load_runbook
 from deploy_gates.spec.yamlsource import SpecError
 from tests.dbtools import query
+from tests.examplecopy import copy_example
 from tests.gaterun import ROOT, gates, summary
-
-EXAMPLE = ROOT / "examples" / "redcube"
 
 
 @pytest.fixture
 def redcube(tmp_path: Path) -> Path:
-    shutil.copytree(EXAMPLE, tmp_path / "redcube")
-    spec = tmp_path / "redcube" / "runbook.yaml"  # the copy starts the service from this checkout
-    spec.write_text(spec.read_text().replace("PYTHONPATH: ../..", f"PYTHONPATH: {ROOT}"))
-    return tmp_path / "redcube"
+    return copy_example("redcube", tmp_path / "redcube")
 
 
 def test_redcube_rehearses_both_databases_green(

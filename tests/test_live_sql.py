@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -25,6 +24,7 @@ from deploy_gates.verify.database import TargetUnavailable, reach
 from deploy_gates.verify.flows import FlowRun
 from deploy_gates.verify.http import Http
 from deploy_gates.verify.readonly_sql import ALLOWED_FUNCTIONS, refusal
+from tests.examplecopy import TASCADE_KEY, copy_example, tascade_serving
 from tests.gaterun import ROOT
 from tests.livewatch import counters, database_name, recording_server, watch, writes
 
@@ -369,31 +369,18 @@ def test_locking_spec_sql_never_blocks_a_concurrent_reader(
 def test_postdeploy_pass_never_blocks_a_concurrent_reader_or_writes(
     pytester: pytest.Pytester, pg_server: Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """A whole post-deploy pass on a live database (schema, ledger and smoke gates with SQL steps)
-    while a second session reads every table in a loop with a 200 ms lock_timeout: the reader is
-    never blocked, no session takes more than ACCESS SHARE, and no row is written."""
-    release = tmp_path / "tascade"
-    shutil.copytree(ROOT / "examples" / "tascade", release)
+    """A whole post-deploy pass on a live database (schema, ledger, health and the smoke flow's
+    SQL step and seven requests, answered by the service on that database) while a second
+    session reads every table in a loop with a 200 ms lock_timeout: the reader is never
+    blocked, no session takes more than ACCESS SHARE, and no row is written."""
+    release = copy_example("tascade", tmp_path / "tascade")
     dsn = pg_server.create_database("live")
     up(dsn, discover(release / "migrations"))
     tables = ["metrics_summary", "metrics_alert", "metrics_job_run", "schema_migrations"]
     monkeypatch.setenv("TASCADE_STAGING_DATABASE_URL", dsn)
+    monkeypatch.setenv("TASCADE_API_KEY", TASCADE_KEY)
     dbname = database_name(dsn)
-    with recording_server() as (base_url, requests):
-        with (release / "runbook.yaml").open("a") as spec:
-            spec.write(
-                "smoke:\n  read_only:\n    destructive: false\n    steps:\n"
-                "      - {get: /ping}\n"
-                "      - sql: \"SELECT count(*) AS n FROM metrics_summary s"
-                " JOIN metrics_alert a ON a.project_id = s.project_id\"\n"
-                "        expect: {n: 0}\n"
-                "      - sql: \"SELECT count(*) AS n FROM schema_migrations\"\n"
-                "        expect: {n: 8}\n"
-                "    finally:\n      - {get: /done}\n")
-        text = (release / "runbook.yaml").read_text()
-        (release / "runbook.yaml").write_text(text.replace(
-            "dsn_env: TASCADE_STAGING_DATABASE_URL",
-            f"dsn_env: TASCADE_STAGING_DATABASE_URL\n    base_url: \"{base_url}\""))
+    with tascade_serving(release, dsn):  # the service adds its project before the count
         before = counters(pg_server, dbname)
         with watch(pg_server, dsn, tables) as seen:
             result = pytester.runpytest_subprocess(
@@ -401,16 +388,16 @@ def test_postdeploy_pass_never_blocks_a_concurrent_reader_or_writes(
                 f"--runbook={release / 'runbook.yaml'}", f"--report-dir={tmp_path / 'out'}",
                 "--target=staging", timeout=300,
             )
+        after = counters(pg_server, dbname)
     assert result.ret == 0, result.stdout.str()[-3000:]
     (summary,) = (tmp_path / "out").glob("*.json")
     gates = {g["name"]: g for g in json.loads(summary.read_text())["gates"]}
-    assert gates["test_smoke[read_only]"]["outcome"] == "passed"
-    assert requests == [("GET", "/ping"), ("GET", "/done")]
+    assert gates["test_smoke[metrics_endpoints]"]["outcome"] == "passed"
+    assert len(gates["test_smoke[metrics_endpoints]"]["evidence"]) == 8
     assert seen.blocked == [], seen.blocked
     assert seen.reads >= len(tables) and seen.slowest_read_s < 0.5
     assert seen.strongest_problems() == []
-    assert writes(before, counters(pg_server, dbname)) == {
-        "tup_inserted": 0, "tup_updated": 0, "tup_deleted": 0}
+    assert writes(before, after) == {"tup_inserted": 0, "tup_updated": 0, "tup_deleted": 0}
 
 
 def test_cleanup_runs_when_a_sql_step_raises_a_database_error(

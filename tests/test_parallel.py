@@ -25,18 +25,18 @@ def comparable(gates_by_name: dict[str, dict]) -> dict[str, tuple]:
 def test_two_workers_report_what_one_process_reports(
     pytester: pytest.Pytester, release: Path
 ) -> None:
-    gates(pytester, release, "--target=rehearsal", "-p", "no:xdist").assert_outcomes(passed=218)
+    gates(pytester, release, "--target=rehearsal", "-p", "no:xdist").assert_outcomes(passed=220)
     alone = summary(release)
     shutil.rmtree(release / "reports")
 
     result = gates(pytester, release, "--target=rehearsal", "-n", "2")
-    result.assert_outcomes(passed=218)
-    result.stdout.fnmatch_lines(["GO: 218 passed, 0 failed, 0 skipped"])
+    result.assert_outcomes(passed=220)
+    result.stdout.fnmatch_lines(["GO: 220 passed, 0 failed, 0 skipped"])
     spread = summary(release)  # one JSON summary: the workers' reports merged
     assert comparable(spread) == comparable(alone)
     assert any(g["evidence"] for g in spread.values())
     (junit,) = (release / "reports").glob("*.xml")
-    assert len(ET.parse(junit).getroot().findall(".//testcase")) == 218
+    assert len(ET.parse(junit).getroot().findall(".//testcase")) == 220
     assert len(list((release / "reports").glob("*.html"))) == 1
 
     logs = [p.name for p in (release / "reports").glob("*.log")]

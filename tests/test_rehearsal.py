@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from deploy_gates.fixtures.ephemeral import local_binaries_installed
+from tests.examplecopy import TASCADE_KEY, tascade_serving
 from tests.gaterun import gates, summary
 
 
@@ -19,7 +20,7 @@ def break_file(path: Path, old: str, new: str) -> None:
 
 def test_example_release_rehearses_cleanly(pytester: pytest.Pytester, release: Path) -> None:
     result = gates(pytester, release, "--target=rehearsal")
-    result.assert_outcomes(passed=218)
+    result.assert_outcomes(passed=220)
     outcomes = summary(release)
     steps = [name for name, gate in outcomes.items() if gate["rehearsal"] and "[" not in name]
     assert steps[:5] == ["test_provider_has_extensions", "test_baseline", "test_baseline_data",
@@ -107,7 +108,9 @@ def test_live_target_runs_postdeploy_gates_and_skips_the_rehearsal(
     dsn = pg_server.create_database("live")
     up(dsn, discover(release / "migrations"))
     monkeypatch.setenv("TASCADE_STAGING_DATABASE_URL", dsn)
-    result = gates(pytester, release, "--target=staging")
+    monkeypatch.setenv("TASCADE_API_KEY", TASCADE_KEY)
+    with tascade_serving(release, dsn):
+        result = gates(pytester, release, "--target=staging")
     outcomes = summary(release)
     assert outcomes["test_migrate_up"]["outcome"] == "skipped"
     assert outcomes["test_migrate_down"]["outcome"] == "skipped"
@@ -115,6 +118,7 @@ def test_live_target_runs_postdeploy_gates_and_skips_the_rehearsal(
     assert not [k for k in outcomes if "after" in k]
     assert outcomes["test_table[metrics_alert]"]["outcome"] == "passed"
     assert outcomes["test_nothing_pending"]["outcome"] == "passed"
+    assert outcomes["test_smoke[metrics_endpoints]"]["outcome"] == "passed"
     assert result.ret == pytest.ExitCode.OK
 
 
@@ -151,7 +155,7 @@ def test_live_target_without_its_dsn_variable_says_which(
 def test_local_provider_rehearses_the_same(pytester: pytest.Pytester, release: Path) -> None:
     """Debian's older server: backup and restore use client tools of its own major version."""
     result = gates(pytester, release, "--target=rehearsal", "--db-provider=local")
-    result.assert_outcomes(passed=218)
+    result.assert_outcomes(passed=220)
 
 
 def test_predeploy_lint_names_shared_versions_and_missing_down_scripts(
@@ -224,6 +228,6 @@ def test_rehearsal_pins_the_major_version_of_a_live_target(
         live.stop()
     refused.stdout.fnmatch_lines([f"*embedded provider: ships PostgreSQL 18, not {major}; use "
                                   "--db-provider=local*"])
-    pinned.assert_outcomes(passed=218)
+    pinned.assert_outcomes(passed=220)
     server = summary(release)["test_provider_has_extensions"]["evidence"][0]["text"]
     assert server.startswith(f"local provider, PostgreSQL {major}.")

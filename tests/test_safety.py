@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from deploy_gates.verify.flows import FlowRun
 from deploy_gates.verify.http import Http
 from tests.conftest import answering
 from tests.dbtools import write_counters
+from tests.examplecopy import TASCADE_KEY, copy_example, tascade_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 DSN_PASSWORD = "PW-dsn/91f3c+q"
@@ -371,19 +371,24 @@ def test_live_gates_run_read_only(project: pytest.Pytester) -> None:
 def test_full_postdeploy_pass_on_live_writes_nothing(
     pytester: pytest.Pytester, tmp_path: Path, pg_server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    release = tmp_path / "tascade"
-    shutil.copytree(ROOT / "examples" / "tascade", release)
+    release = copy_example("tascade", tmp_path / "tascade")
     dsn = pg_server.create_database("live")
     up(dsn, discover(release / "migrations"))
-    before = write_counters(dsn)
     monkeypatch.setenv("TASCADE_STAGING_DATABASE_URL", dsn)
-    result = pytester.runpytest_subprocess(
-        "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), str(ROOT / "verify"),
-        f"--runbook={release / 'runbook.yaml'}", f"--report-dir={tmp_path / 'out'}",
-        "--target=staging", timeout=300,
-    )
+    monkeypatch.setenv("TASCADE_API_KEY", TASCADE_KEY)
+    with tascade_serving(release, dsn):  # the service adds its project before the count
+        before = write_counters(dsn)
+        result = pytester.runpytest_subprocess(
+            "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), str(ROOT / "verify"),
+            f"--runbook={release / 'runbook.yaml'}", f"--report-dir={tmp_path / 'out'}",
+            "--target=staging", timeout=300,
+        )
+        after = write_counters(dsn)
     assert result.ret == 0, result.stdout.str()[-2000:]
-    assert write_counters(dsn) == before
+    (report,) = (tmp_path / "out").glob("*.json")
+    gates = {g["name"]: g["outcome"] for g in json.loads(report.read_text())["gates"]}
+    assert gates["test_smoke[metrics_endpoints]"] == gates["test_health[GET /health]"] == "passed"
+    assert after == before
 
 
 DESTRUCTIVE = """

@@ -18,6 +18,7 @@ import pytest
 from deploy_gates.fixtures.ephemeral import Server
 from deploy_gates.migrate import discover, up
 from tests.commands import clean_env
+from tests.examplecopy import TASCADE_KEY, tascade_serving
 from tests.gaterun import EXAMPLE, ROOT
 
 LEFT_OUT = {".git", ".venv", "venv", "build", "__pycache__", ".ruff_cache", ".pytest_cache"}
@@ -88,7 +89,8 @@ def repo(tmp_path: Path) -> Path:
     for name in ("migrations", "down"):
         shutil.copytree(EXAMPLE / name, root / name)
     spec = (EXAMPLE / "runbook.yaml").read_text().replace(
-        "# yaml-language-server: $schema=../../docs/runbook.schema.json\n", "")
+        "# yaml-language-server: $schema=../../docs/runbook.schema.json\n", "").replace(
+        "PYTHONPATH: ../..", f"PYTHONPATH: {ROOT}")  # the service the team's rehearsal starts
     (root / "runbook.yaml").write_text(spec + "custom_gates: [verify]\n")
     (root / "fixtures").mkdir()
     (root / "fixtures" / "__init__.py").write_text('OWNER = "team"\n')
@@ -135,7 +137,9 @@ def test_installed_suite_rehearses_and_verifies_a_live_target(
 
     dsn = pg_server.create_database("team_live")
     up(dsn, discover(repo / "migrations"))
-    live = run(venv / "pytest", "--runbook", "runbook.yaml", "--target", "staging",
-               "-m", "postdeploy", cwd=repo, TASCADE_STAGING_DATABASE_URL=dsn)
+    with tascade_serving(repo, dsn):
+        live = run(venv / "pytest", "--runbook", "runbook.yaml", "--target", "staging",
+                   "-m", "postdeploy", cwd=repo, TASCADE_STAGING_DATABASE_URL=dsn,
+                   TASCADE_API_KEY=TASCADE_KEY)
     assert live.stdout.splitlines()[-1].startswith("GO: ")
     assert dsn not in live.stdout

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,8 @@ class FlowRun:
     metrics: Metrics = field(default_factory=Metrics)
     progress: Callable[[str], None] | None = None
     """Hears of each attempt of a step that polls (``within:``)."""
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    """Where ``auth_env`` is read: the environment the service runs with."""
     saved: dict[str, Any] = field(default_factory=dict)
     evidence: list[tuple[str, str]] = field(default_factory=list)
     baselines: dict[str, float] = field(default_factory=dict)
@@ -90,7 +92,7 @@ class FlowRun:
         """Send ``req`` and check status, latency, headers and body; save what it asks for."""
         headers = {k: self.fill(v) for k, v in req.headers.items()}
         if req.auth_env:
-            token = os.environ.get(req.auth_env)
+            token = self.env.get(req.auth_env)
             if not token:
                 raise StepFailed(f"environment variable {req.auth_env} (auth_env) is not set")
             headers["Authorization"] = f"Bearer {token}"
@@ -182,6 +184,7 @@ class FlowRun:
                 ]
             )
             if not problems:
+                self._save_columns(step, seen)
                 return
             if time.monotonic() + step.every > deadline:
                 waited = f" after {step.within:g} s" if step.within else ""
@@ -189,6 +192,17 @@ class FlowRun:
             if self.progress:
                 self.progress(f"sql step (within {step.within:g} s): {'; '.join(problems)}")
             time.sleep(step.every)
+
+    def _save_columns(self, step: SqlStep, row: dict[str, Any]) -> None:
+        """Keep the columns ``step.save`` names for later steps (secret unless public)."""
+        absent = [column for column in step.save.values() if column not in row]
+        if absent:
+            raise StepFailed(
+                f"cannot save {absent[0]}: no such column in the row (columns: {', '.join(row)})"
+            )
+        values = {name: row[column] for name, column in step.save.items()}
+        self._keep_secret({n: v for n, v in values.items() if n not in step.public})
+        self.saved.update(values)
 
     def metric(self, step: MetricStep) -> float | None:
         """The metric's value now (a fresh scrape), None when it has no such series."""
@@ -229,12 +243,13 @@ class FlowRun:
 
 
 def _leaves(value: Any) -> list[Any]:
-    """The strings and numbers in a saved value (a scalar, or JSON lists and objects)."""
+    """The scalars in a saved value (JSON lists and objects, or a column's value: a uuid, a
+    date), but not booleans and nulls."""
     if isinstance(value, dict):
         return [leaf for v in value.values() for leaf in _leaves(v)]
     if isinstance(value, list):
         return [leaf for v in value for leaf in _leaves(v)]
-    return [value] if isinstance(value, str | int | float) and not isinstance(value, bool) else []
+    return [] if value is None or isinstance(value, bool) else [value]
 
 
 def describe(step: Step) -> str:

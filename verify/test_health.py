@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from deploy_gates.fixtures.service import Service
 from deploy_gates.fixtures.targets import known_runbook
 from deploy_gates.redact import Redactor
 from deploy_gates.reports.evidence import GateEvidence
@@ -22,9 +23,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def test_health(
-    check: Request, http: Http, evidence: GateEvidence, redactor: Redactor
+    check: Request, service: Service, http: Http, evidence: GateEvidence, redactor: Redactor
 ) -> None:
-    run = FlowRun(http, connect=_no_database, redactor=redactor)
+    run = FlowRun(http, connect=_no_database, redactor=redactor, env=service.env)
     problems = run.run(Flow(steps=[check], destructive=False))
     evidence.extend(run.evidence)
     require(problems and problems[0].removeprefix(f"step 1 ({describe(check)}): "))

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
+from deploy_gates.fixtures.service import Service
 from deploy_gates.fixtures.targets import Target, connect, known_runbook
 from deploy_gates.progress import Progress
 from deploy_gates.redact import Redactor
@@ -42,6 +43,7 @@ def connect_db(request: pytest.FixtureRequest, target: Target) -> Callable[[], p
 
 def test_smoke(
     flow: Flow,
+    service: Service,
     http: Http,
     connect_db: Callable[[], psycopg.Connection],
     runbook: Runbook,
@@ -50,7 +52,7 @@ def test_smoke(
     progress: Progress,
 ) -> None:
     run = FlowRun(http, connect=connect_db, redactor=redactor, metrics=runbook.metrics or Metrics(),
-                  progress=progress)
+                  progress=progress, env=service.env)
     problems = run.run(flow)
     evidence.extend(run.evidence)
     require(problems and "; ".join(problems))

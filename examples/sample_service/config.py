@@ -26,6 +26,7 @@ class Settings:
     release: str
     analysis_delay_s: float
     tascade_api_key: str | None
+    demo_project: str | None
 
     @property
     def systems(self) -> tuple[str, ...]:
@@ -72,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--release", default="1.0.0", help="version reported by health bodies")
     parser.add_argument("--analysis-delay", type=float, default=0.2, metavar="SECONDS",
                         help="how long a redcube analysis takes (default 0.2)")
+    parser.add_argument("--demo-project", metavar="NAME",
+                        help="tascade: add a project of this name at startup unless one exists "
+                             "(smoke flows on a throwaway database need one)")
     return parser
 
 
@@ -90,4 +94,5 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         system=args.system, dsn=dsn, host=args.host, port=args.port, faults=args.faults,
         log_file=args.log_file, release=args.release, analysis_delay_s=args.analysis_delay,
         tascade_api_key=os.environ.get("TASCADE_API_KEY") or None,
+        demo_project=args.demo_project,
     )

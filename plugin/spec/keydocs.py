@@ -97,11 +97,13 @@ KEYS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "ServiceStart": {
         "command": ("the command, run in the spec's folder; `{dsn}` (with `databases:` the "
-                    "first; `{dsn.<key>}` each), `{port}`, `{log_file}` and `{python}` (the "
-                    "interpreter running the suite) are filled in, others refused",
+                    "first; `{dsn.<key>}` each), `{port}`, `{log_file}`, `{python}` (the "
+                    "interpreter running the suite) and `{token}` (a random token of this run, "
+                    "masked in every output) are filled in, others refused",
                     '["{python}", -m, myservice, --dsn, "{dsn}", --port, "{port}"]'),
         "env": ("env variables added to the suite's environment for the command, with the "
-                "same placeholders", '{LOG_FILE: "{log_file}", APP_ENV: rehearsal}'),
+                "same placeholders; a flow's `auth_env` is read from them",
+                '{LOG_FILE: "{log_file}", API_KEY: "{token}"}'),
         "ready": ("the path polled until it answers 2xx", "/health"),
         "timeout": ("how long the service may take to become ready", "30s"),
     },
@@ -270,6 +272,10 @@ KEYS: dict[str, dict[str, tuple[str, str]]] = {
         "expect": ("what the first row's columns must be", '{n: 1, finished_at: not_null}'),
         "within": ("poll until it matches, for at most this long (0: once)", "30s"),
         "every": ("how often to poll", "1s"),
+        "save": ("columns of the matching row to keep for later steps, by name",
+                 "{project_id: id}"),
+        "public": ("saved values that may be shown (saved values are secret otherwise)",
+                   "[project_id]"),
     },
     "MetricStep": {
         "metric": ("a series of the service's /metrics", "router_refund_retries_total"),

@@ -431,8 +431,9 @@ def _check_env_targets(path: Path, spec: Runbook, lines: dict) -> None:
 def _check_start_placeholders(path: Path, spec: Runbook, lines: dict) -> None:
     """A start command and its env may only name the placeholders the suite fills in:
     ``{dsn}`` (of a system with several databases also ``{dsn.<key>}``), ``{port}``,
-    ``{log_file}`` and ``{python}``."""
-    known = ["dsn", *(f"dsn.{key}" for key in spec.databases), "port", "log_file", "python"]
+    ``{log_file}``, ``{python}`` and ``{token}``."""
+    known = ["dsn", *(f"dsn.{key}" for key in spec.databases), "port", "log_file", "python",
+             "token"]
     for name, target in spec.targets.items():
         start = getattr(target, "start", None)
         if start is None:

@@ -148,23 +148,36 @@ class Request(Strict):
 
     @model_validator(mode="after")
     def _public_is_saved(self) -> Request:
-        unsaved = [name for name in self.public if name not in self.save]
-        if unsaved:
-            raise ValueError(
-                f"public: {unsaved[0]!r} is not saved by this step "
-                f"(save: {', '.join(self.save) or 'nothing'})"
-            )
+        _check_public(self.public, self.save)
         return self
+
+
+def _check_public(public: list[str], save: dict[str, str]) -> None:
+    """Each name a step calls public must be one it saves."""
+    unsaved = [name for name in public if name not in save]
+    if unsaved:
+        raise ValueError(
+            f"public: {unsaved[0]!r} is not saved by this step "
+            f"(save: {', '.join(save) or 'nothing'})"
+        )
 
 
 class SqlStep(Strict):
     """A query against the target's database, polled until its first row matches ``expect``;
-    one read-only query (``verify.readonly_sql``)."""
+    one read-only query (``verify.readonly_sql``). ``save`` keeps columns of that row for later
+    steps (``{project_id}``), secret unless ``public`` names them."""
 
     sql: str
     expect: dict[str, Any] = {}
     within: Seconds = 0.0
     every: Interval = 1.0
+    save: dict[str, str] = {}
+    public: list[str] = []
+
+    @model_validator(mode="after")
+    def _public_is_saved(self) -> SqlStep:
+        _check_public(self.public, self.save)
+        return self
 
     @field_validator("sql")
     @classmethod
@@ -328,8 +341,9 @@ class ServiceStart(Strict):
 
     The command runs in the spec's folder, with ``env`` added to the suite's environment.
     ``{dsn}`` (of a system with several databases the first, ``{dsn.<key>}`` each), ``{port}``,
-    ``{log_file}`` and ``{python}`` (the interpreter running the suite) in the command and env
-    are filled in by the suite.
+    ``{log_file}``, ``{python}`` (the interpreter running the suite) and ``{token}`` (a random
+    token made for this run, masked in every output) in the command and env are filled in by
+    the suite. Flows read ``auth_env`` from the environment the service was started with.
     """
 
     command: list[str]

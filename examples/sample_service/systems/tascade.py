@@ -143,11 +143,26 @@ ENDPOINTS: dict[str, Query] = {
 }
 
 
+def add_demo_project(ctx: Context, name: str) -> None:
+    """A project called ``name``, unless the database has one (a rolled-back or empty
+    database is logged, not fatal: health still answers)."""
+    try:
+        with ctx.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO projects (name) SELECT %s"
+                " WHERE NOT EXISTS (SELECT 1 FROM projects WHERE name = %s)", (name, name),
+            )
+    except psycopg.Error as exc:
+        ctx.log.event("WARN", f"demo project {name!r} not added: {exc}".strip())
+
+
 def mount(ctx: Context) -> list[Route]:
     """The health route and the seven ``/v1/metrics/*`` routes (bearer ``TASCADE_API_KEY``)."""
     key = ctx.settings.tascade_api_key
     if key is None:
         ctx.log.event("WARN", "TASCADE_API_KEY is not set: every /v1/metrics request answers 401")
+    if ctx.settings.demo_project:
+        add_demo_project(ctx, ctx.settings.demo_project)
 
     def health(_: Request) -> Response:
         if ctx.database_up():
