@@ -11,7 +11,7 @@ from psycopg import sql
 from deploy_gates.migrate import Migration, MigrationError
 from deploy_gates.migrate.ledger import LedgerTable, layout_of, locate
 from deploy_gates.spec.runbook import Ledger, Runbook
-from deploy_gates.verify.canonical import canonical
+from deploy_gates.verify.sqltext import fingerprint_form
 
 USER_SCHEMAS = """n.nspname NOT IN ('pg_catalog', 'information_schema')
     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'"""
@@ -245,26 +245,28 @@ class Catalog:
 
         items: dict[str, str] = {}
         for key, kind in self.relations.items():
-            items[f"{kind} {key}"] = canonical(self.view_definitions.get(key, ""), VIEW)
+            items[f"{kind} {key}"] = fingerprint_form(self.view_definitions.get(key, ""), VIEW)
         for key, col in self.columns.items():
             items[f"column {key}"] = (
                 f"{col.type} {'NOT NULL' if col.not_null else 'NULL'} "
-                f"{canonical(col.default, EXPRESSION)}"
+                f"{fingerprint_form(col.default, EXPRESSION)}"
             )
         for key, (table, definition) in self.indexes.items():
             if kept(table):
-                items[f"index {key}"] = canonical(definition, STATEMENT)
-        items.update({f"constraint {k}": canonical(v, CONSTRAINT)
+                items[f"index {key}"] = fingerprint_form(definition, STATEMENT)
+        items.update({f"constraint {k}": fingerprint_form(v, CONSTRAINT)
                       for k, v in self.constraints.items()})
-        items.update({f"trigger {k}": canonical(v, STATEMENT) for k, v in self.triggers.items()})
+        items.update({f"trigger {k}": fingerprint_form(v, STATEMENT)
+                      for k, v in self.triggers.items()})
         items.update({f"function {k}": v for k, v in self.functions.items()})
         items.update({f"enum type {k}": ",".join(v) for k, v in self.enums.items()})
         items.update({f"domain {k}": v for k, v in self.domains.items()})
         items.update({f"extension {k}": v for k, v in self.extensions.items()})
         items.update({f"schema {k}": "" for k in self.schemas})
-        items.update({f"policy {k}": repr(replace(v, using=canonical(v.using, EXPRESSION),
-                                                  with_check=canonical(v.with_check, EXPRESSION)))
-                      for k, v in self.policies.items()})
+        items.update({f"policy {k}": repr(replace(
+            v, using=fingerprint_form(v.using, EXPRESSION),
+            with_check=fingerprint_form(v.with_check, EXPRESSION),
+        )) for k, v in self.policies.items()})
         items.update({f"row security {k}": str(v) for k, v in self.row_security.items()})
         items.update({f"grant {p} on {o} to {r}": str(g) for (p, o, r), g in self.grants.items()})
         return {k: v for k, v in items.items() if kept(k.split(" ")[-1])}

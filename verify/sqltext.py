@@ -1,7 +1,10 @@
-"""SQL expressions and queries compared by meaning, not spelling: PostgreSQL's own parser (pglast)
-reads both sides and writes them back in one canonical spelling, with what a dump and restore
-respells written one way (see ``respell_array_casts``) and columns of a one-table query level
-unqualified, as PostgreSQL 16 and later print views (see ``unqualify_single_sources``)."""
+"""SQL by meaning, not spelling, read with PostgreSQL's own parser (pglast) and written back.
+
+Comparisons (``same_sql``) write both sides in one canonical spelling, with what a dump and
+restore respells written one way (see ``respell_array_casts``) and columns of a one-table query
+level unqualified, as PostgreSQL 16 and later print views (see ``unqualify_single_sources``).
+Fingerprints (``fingerprint_form``) only undo the dump and restore's respelling; anything else
+stays as PostgreSQL prints it, so a real change is still a difference."""
 
 from __future__ import annotations
 
@@ -11,6 +14,31 @@ from functools import lru_cache
 EXPRESSION_PREFIX = "SELECT "
 CONSTRAINT_PREFIX = "ALTER TABLE t ADD "
 """What makes a statement of an expression, and of a constraint (``CHECK (...)``, ``UNIQUE``)."""
+ARRAY_MARK = "ARRAY["
+"""Only a definition with an array constructor is respelled: the rest are fingerprinted as
+printed."""
+
+
+def fingerprint_form(definition: str | None, template: str) -> str | None:
+    """``definition`` (put in ``template``'s ``{}`` to make a statement) with its array casts
+    written as ``pg_restore`` writes them."""
+    if definition is None or ARRAY_MARK not in definition:
+        return definition
+    return _respelled(template.format(definition))
+
+
+@lru_cache(maxsize=4096)
+def _respelled(statement: str) -> str:
+    from pglast import parse_sql
+    from pglast.parser import ParseError
+    from pglast.stream import RawStream
+
+    try:
+        tree = parse_sql(statement)
+    except ParseError:
+        return statement
+    respell_array_casts(tree)
+    return RawStream()(tree)
 
 
 def same_sql(a: str | None, b: str | None, *, loose: bool = False) -> bool:
