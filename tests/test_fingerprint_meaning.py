@@ -119,6 +119,7 @@ def test_backup_round_trip_of_a_varied_schema_is_no_difference(pg_server, tmp_pa
     ("WHEN (NEW.status IN ('new', 'paid'))", "trigger public.items.items_touch"),
     ("USING (status IN ('new', 'paid'))", "policy public.items.open_only"),
     ("WHERE (s IN ('a', 'b'))", "index public.slots_r_excl"),
+    ("CHECK (VALUE IN ('a', 'b', 'c'))", "domain public.short_code"),
 ])
 def test_a_real_change_of_a_respelled_definition_is_still_a_difference(
     pg_server, change: str, key: str

@@ -62,7 +62,10 @@ QUERIES = {
                CASE t.typtype
                  WHEN 'e' THEN (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
                                 FROM pg_enum e WHERE e.enumtypid = t.oid)
-                 WHEN 'd' THEN format_type(t.typbasetype, t.typtypmod) END
+                 WHEN 'd' THEN format_type(t.typbasetype, t.typtypmod) END,
+               t.typnotnull, t.typdefault,
+               ARRAY(SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c
+                     WHERE c.contypid = t.oid AND c.contype = 'c' ORDER BY c.conname)
         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
         WHERE t.typtype IN ('e', 'd') AND {USER_SCHEMAS}
           AND {NOT_FROM_EXTENSION.format(oid="t.oid")}""",
@@ -146,6 +149,16 @@ class ColumnInfo:
 
 
 @dataclass(frozen=True)
+class DomainInfo:
+    """A domain as the database has it: its base type, NOT NULL, default and CHECKs."""
+
+    type: str
+    not_null: bool
+    default: str | None
+    checks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class IndexInfo:
     """How an index is built: access method, uniqueness, key columns or expressions, predicate."""
 
@@ -208,7 +221,7 @@ class Catalog:
     """Triggers that exist but are disabled (ALTER TABLE ... DISABLE TRIGGER): they never fire."""
     functions: dict[str, str] = field(default_factory=dict)
     enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    domains: dict[str, str] = field(default_factory=dict)
+    domains: dict[str, DomainInfo] = field(default_factory=dict)
     extensions: dict[str, str] = field(default_factory=dict)
     schemas: set[str] = field(default_factory=set)
     ledger_table: LedgerTable | None = None
@@ -260,7 +273,10 @@ class Catalog:
                       for k, v in self.triggers.items()})
         items.update({f"function {k}": v for k, v in self.functions.items()})
         items.update({f"enum type {k}": ",".join(v) for k, v in self.enums.items()})
-        items.update({f"domain {k}": v for k, v in self.domains.items()})
+        items.update({f"domain {k}": repr(replace(
+            v, default=fingerprint_form(v.default, EXPRESSION),
+            checks=tuple(fingerprint_form(c, CONSTRAINT) for c in v.checks),
+        )) for k, v in self.domains.items()})
         items.update({f"extension {k}": v for k, v in self.extensions.items()})
         items.update({f"schema {k}": "" for k in self.schemas})
         items.update({f"policy {k}": repr(replace(
@@ -360,11 +376,11 @@ def _store(cat: Catalog, name: str, rows: list[tuple]) -> None:
         cat.triggers = {key: definition for key, definition, _ in rows}
         cat.disabled_triggers = {key for key, _, disabled in rows if disabled}
     elif name == "types":
-        for key, typtype, detail in rows:
+        for key, typtype, detail, not_null, default, checks in rows:
             if typtype == "e":
                 cat.enums[key] = tuple(detail.split(",")) if detail else ()
             else:
-                cat.domains[key] = detail
+                cat.domains[key] = DomainInfo(detail, not_null, default, tuple(checks))
     elif name == "schemas":
         cat.schemas = {row[0] for row in rows}
     elif name in DETAILS:

@@ -244,6 +244,14 @@ def _row_level_security(cat: Catalog, name: str) -> Definition | None:
     return {"forced": cat.row_security[name]} if name in cat.row_security else None
 
 
+def _domain(cat: Catalog, name: str) -> Definition | None:
+    info = cat.domains.get(name)
+    if info is None:
+        return None
+    return {"type": info.type, "not_null": info.not_null, "default": info.default,
+            "checks": list(info.checks)}
+
+
 def _simple(lookup: Callable[[Catalog], dict], field: str | None) -> Callable[..., Any]:
     def build(cat: Catalog, name: str) -> Definition | None:
         table = lookup(cat)
@@ -268,7 +276,7 @@ BUILDERS: dict[str, Callable[[Catalog, str], Definition | None]] = {
     "trigger": _simple(lambda c: c.triggers, CATCH_ALL),
     "function": _function,
     "enum": _simple(lambda c: c.enums, "labels"),
-    "domain": _simple(lambda c: c.domains, "type"),
+    "domain": _domain,
     "extension": _simple(lambda c: c.extensions, None),
     "schema": _simple(lambda c: dict.fromkeys(c.schemas), None),
     "grant": _grant,
@@ -280,7 +288,7 @@ BUILDERS: dict[str, Callable[[Catalog, str], Definition | None]] = {
 def _same(attr: str, want: Any, got: Any, loose: bool) -> bool:
     if attr in EXPRESSIONS or attr == CATCH_ALL:
         return same_sql(want, got, loose=loose)
-    if attr == "columns" and isinstance(want, list) and isinstance(got, list):
+    if attr in ("columns", "checks") and isinstance(want, list) and isinstance(got, list):
         return len(want) == len(got) and all(
             same_sql(w, g, loose=loose) for w, g in zip(want, got, strict=True))
     if attr in ("table", "references") and isinstance(want, str):
