@@ -23,7 +23,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench_rehearsal import BASELINE, EXAMPLE, RELEASE, start_times  # noqa: E402
+from bench_rehearsal import (  # noqa: E402
+    BASELINE,
+    EXAMPLE,
+    RELEASE,
+    SERVICE_GATES,
+    start_and_stop,
+)
 from benchlib import psql_clients, timed  # noqa: E402
 
 from deploy_gates.fixtures.ephemeral import start_server  # noqa: E402
@@ -65,7 +71,7 @@ def suite(spec: Path, reports: Path, gates: dict[str, list[float]]) -> None:
     shutil.rmtree(reports, ignore_errors=True)
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "--target=rehearsal", "-q", "-p", "no:cacheprovider",
-         f"--runbook={spec}", f"--report-dir={reports}"],
+         "-k", SERVICE_GATES, f"--runbook={spec}", f"--report-dir={reports}"],
         cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S, check=False,
     )
     (summary,) = reports.glob("*.json")
@@ -133,7 +139,10 @@ def main() -> None:
     clients = psql_clients()
     times: dict[str, list[float]] = {}
     gates: dict[str, dict[str, list[float]]] = {"A": {}, "B": {}}
-    ready, stopped = start_times("embedded", args.runs)
+    phases: dict[str, list[float]] = {}
+    for _ in range(args.runs):
+        start_and_stop("embedded", phases)
+    ready, stopped = (statistics.median(phases[f"embedded {p}"]) for p in ("ready", "stopped"))
     server = start_server("embedded")
     try:
         with tempfile.TemporaryDirectory() as name:
