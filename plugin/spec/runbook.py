@@ -30,7 +30,12 @@ from deploy_gates.spec.sections import (
     ServiceStart,
     Strict,
 )
-from deploy_gates.spec.yamlsource import SpecError, load_with_lines, validation_message
+from deploy_gates.spec.yamlsource import (
+    SpecError,
+    load_with_lines,
+    require_regular,
+    validation_message,
+)
 
 Provider = Literal["auto", "embedded", "local", "testcontainers", "dsn"]
 
@@ -387,15 +392,19 @@ def _custom_gates(path: Path, spec: Runbook, lines: dict) -> list[Path]:
 
 
 def _resolve_seeds(path: Path, spec: Runbook, lines: dict) -> Runbook:
-    """Seed files of ``rehearsal.data`` are relative to the spec and must exist."""
+    """Seed files of ``rehearsal.data`` are relative to the spec and must be regular files
+    (psql and pg_restore read them, and would block on a FIFO)."""
     data = spec.rehearsal.data
     seeds = [path.parent / seed for seed in data.seed]
     for index, seed in enumerate(seeds):
-        if not seed.is_file():
-            line = lines.get(("rehearsal", "data", "seed", index), 1)
-            raise SpecError(
-                f"{path}:{line}: rehearsal.data.seed.{index}: file {seed} does not exist"
-            )
+        line = lines.get(("rehearsal", "data", "seed", index), 1)
+        where = f"{path}:{line}: rehearsal.data.seed.{index}"
+        if not seed.exists():
+            raise SpecError(f"{where}: file {seed} does not exist")
+        try:
+            require_regular(seed, "seed file")
+        except SpecError as exc:
+            raise SpecError(f"{where}: {exc}") from None
     rehearsal = spec.rehearsal.model_copy(update={"data": data.model_copy(update={"seed": seeds})})
     return spec.model_copy(update={"rehearsal": rehearsal})
 
