@@ -28,6 +28,7 @@ from deploy_gates.spec.sections import (
     PromQuery,
     Request,
     ServiceStart,
+    SqlStep,
     Strict,
 )
 from deploy_gates.spec.yamlsource import (
@@ -346,8 +347,8 @@ def _resolved(
 
 def _check_databases(path: Path, spec: Runbook, lines: dict) -> None:
     """A spec names its databases, or has one (top-level migrations and schema, each live
-    target's dsn_env); every live target names every database's DSN variable, and links
-    name databases of the spec."""
+    target's dsn_env); every live target names every database's DSN variable, and links and
+    smoke SQL steps name databases of the spec."""
     keys = list(spec.databases)
 
     def fail(where: tuple, message: str) -> None:
@@ -379,6 +380,13 @@ def _check_databases(path: Path, spec: Runbook, lines: dict) -> None:
             fail(("targets", name), "missing required key 'dsn_env'")
         elif target.databases:
             fail(("targets", name, "databases"), "the spec names no databases")
+    for flow_name, flow in spec.smoke.items():
+        for part, steps in (("steps", flow.steps), ("finally", flow.finally_)):
+            for index, step in enumerate(steps):
+                if isinstance(step, SqlStep) and step.database not in (None, *keys):
+                    known = f" ({', '.join(keys)})" if keys else ": it names no databases"
+                    fail(("smoke", flow_name, part, index, "database"),
+                         f"{step.database!r} is not a database of the spec{known}")
 
 
 def _custom_gates(path: Path, spec: Runbook, lines: dict) -> list[Path]:

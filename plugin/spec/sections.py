@@ -159,9 +159,11 @@ class Request(Strict):
 
 class SqlStep(Strict):
     """A query against the target's database, polled until its first row matches ``expect``;
-    one read-only query (``verify.readonly_sql``)."""
+    one read-only query (``verify.readonly_sql``). Of a system with several databases it queries
+    ``database`` (a key under ``databases:``), else the first."""
 
     sql: str
+    database: str | None = None
     expect: dict[str, Any] = {}
     within: Seconds = 0.0
     every: Interval = 1.0
