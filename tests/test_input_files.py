@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from deploy_gates.cli.lint import check
+from deploy_gates.reports.merge import MergeError, merge_runs
 from deploy_gates.verify.logsource import read_file
 from tests.gaterun import ROOT
 
@@ -157,3 +158,11 @@ def test_a_log_file_that_is_a_fifo_is_a_problem_not_a_hang(tmp_path: Path) -> No
     with no_hang(fifo):
         found = read_file(fifo, 10)
     assert found.problem == f"logs file {fifo}: cannot read it: not a regular file (a FIFO)"
+
+
+def test_a_merge_input_that_is_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "eu.json"
+    os.mkfifo(fifo)
+    with no_hang(fifo), pytest.raises(MergeError) as refused:
+        merge_runs([fifo], tmp_path / "merged")
+    assert str(refused.value) == f"merge: {fifo}: cannot read run summary: not a regular file (a FIFO)"
