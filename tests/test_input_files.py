@@ -18,7 +18,10 @@ import pytest
 
 from deploy_gates.cli.lint import check
 from deploy_gates.reports.merge import MergeError, merge_runs
+from deploy_gates.spec.runbook import load_runbook
 from deploy_gates.verify.logsource import read_file
+from deploy_gates.verify.migration_lint import missing_down_script
+from deploy_gates.verify.release import split_at_baseline
 from tests.gaterun import ROOT
 
 LAYOUTS = ROOT / "tests" / "layouts"
@@ -166,3 +169,12 @@ def test_a_merge_input_that_is_a_fifo_is_refused_without_blocking(tmp_path: Path
     with no_hang(fifo), pytest.raises(MergeError) as refused:
         merge_runs([fifo], tmp_path / "merged")
     assert str(refused.value) == f"merge: {fifo}: cannot read run summary: not a regular file (a FIFO)"
+
+
+def test_the_down_script_gate_says_an_unreadable_down_script_in_one_line(tmp_path: Path) -> None:
+    spec, path = release_with(tmp_path, "numbered down", "fifo")
+    runbook = load_runbook(spec)
+    (migration,) = [m for m in split_at_baseline(runbook)[1] if m.name == path.name]
+    with no_hang(path):
+        problem = missing_down_script(runbook, migration)
+    assert problem == f"{path}: cannot read down script: not a regular file (a FIFO)"
