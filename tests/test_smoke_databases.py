@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import psycopg
@@ -57,6 +58,7 @@ def test_a_sql_step_queries_the_database_it_names(
     gates(pytester, release, "--target=staging", "-m", "postdeploy", "-k", "test_smoke")
     assert summary(release)["test_smoke[both]"]["outcome"] == "passed"
 
+    shutil.rmtree(release / "reports")
     (release / "runbook.yaml").write_text(SPEC.format(database="content"))
     gates(pytester, release, "--target=staging", "-m", "postdeploy", "-k", "test_smoke")
     assert summary(release)["test_smoke[both]"]["message"].startswith(
