@@ -90,7 +90,7 @@ def scan(
     folder: Path, name: str | None = None, *, allow_duplicate_versions: bool = False
 ) -> Discovery:
     """Read ``folder`` as layout ``name`` (detected when None); problems are collected, not
-    raised."""
+    raised, but a file that cannot be read is a MigrationError naming it."""
     if not folder.is_dir():
         return Discovery(folder, name or "numbered",
                          problems=[f"migrations directory {folder} does not exist"])
