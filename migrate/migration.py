@@ -4,14 +4,18 @@ runs (in one transaction or not) and how the ledger knows it (its id and checksu
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy_gates.migrate.errors import MigrationError
 from deploy_gates.migrate.statements import Statement, check_statements, split_statements
+from deploy_gates.spec.yamlsource import SpecError, decode, read_bytes
 
 NUMBER_RUN = re.compile(r"(\d+)")
+MAX_SCRIPT_BYTES = 64 << 20
+"""The largest SQL file read: a migration, down or verify script, a changelog (64 MiB)."""
 
 
 def natural_key(text: str) -> tuple:
@@ -42,12 +46,26 @@ class Script:
         return statements
 
 
-def read_script(path: Path) -> Script:
-    """The whole file at ``path`` as a script (UTF-8, a byte order mark dropped)."""
+def read_source(path: Path, kind: str, max_bytes: int = MAX_SCRIPT_BYTES) -> tuple[bytes, str]:
+    """The bytes of the release file at ``path`` and its text (UTF-8, a byte order mark
+    dropped): a regular file of at most ``max_bytes``; else a one-line MigrationError naming it
+    (``kind`` says what the file is)."""
     try:
-        return Script(path, path.read_bytes().decode("utf-8-sig"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MigrationError(f"cannot read {path}: {exc}") from exc
+        data = read_bytes(path, kind, max_bytes)
+        return data, decode(path, data, kind)
+    except SpecError as exc:
+        raise MigrationError(str(exc)) from None
+
+
+def read_script(path: Path, kind: str = "migration script") -> Script:
+    """The whole file at ``path`` as a script."""
+    return Script(path, read_source(path, kind)[1])
+
+
+def optional_script(path: Path, kind: str) -> Script | None:
+    """The script at ``path``, None when there is nothing there (a FIFO, a folder or a dangling
+    link there is refused, not taken for no script)."""
+    return read_script(path, kind) if os.path.lexists(path) else None
 
 
 def sha256(text: str) -> str:
@@ -111,5 +129,4 @@ def down_script(migration: Migration, down_dir: Path | None) -> Script | None:
     numbered layout's folder of down scripts) when that file exists."""
     if migration.down is not None or down_dir is None:
         return migration.down
-    path = down_dir / migration.name
-    return read_script(path) if path.is_file() else None
+    return optional_script(down_dir / migration.name, "down script")

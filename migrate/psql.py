@@ -33,7 +33,8 @@ ELAPSED_SQL = "(extract(epoch FROM clock_timestamp() - now()) * 1000)::integer"
 
 class Recorder:
     """Quacks like a connection for the ledger's writes and keeps them as SQL text, so that psql
-    runs them in the script's own transaction; a ledger's reads (a SELECT) run at once."""
+    runs them in the script's own transaction; a ledger's reads (a query that only reads, as
+    ``verify.readonly_sql.reads_only`` tells) run at once."""
 
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
@@ -41,8 +42,10 @@ class Recorder:
         self.statements: list[str] = []
 
     def execute(self, query: object, params: object = None) -> psycopg.Cursor | None:
+        from deploy_gates.verify.readonly_sql import reads_only
+
         text = self.cursor.mogrify(query, params)  # type: ignore[arg-type]
-        if text.lstrip().upper().startswith("SELECT"):
+        if reads_only(text):
             return self.conn.execute(text)
         self.statements.append(text)
         return None

@@ -26,9 +26,12 @@ from deploy_gates.reports.summary import (
     markdown_summary,
     summary_json,
 )
+from deploy_gates.spec.yamlsource import SpecError, read_text
 from deploy_gates.verdict import EXIT_CODES, GateRecord
 
 USAGE_EXIT = 2
+MAX_SUMMARY_BYTES = 256 << 20
+"""The largest JSON summary read (256 MiB)."""
 
 
 class MergeError(Exception):
@@ -107,9 +110,9 @@ def _summaries(paths: list[Path]) -> list[Path]:
 
 def _load(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise MergeError(f"merge: {path}: cannot read it ({exc.strerror})") from None
+        data = json.loads(read_text(path, "run summary", MAX_SUMMARY_BYTES))
+    except SpecError as exc:
+        raise MergeError(f"merge: {exc}") from None
     except ValueError as exc:
         raise MergeError(f"merge: {path}: not JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("schema_version") != 1:

@@ -204,7 +204,7 @@ def test_hostile_sql_never_reaches_a_live_target(pg_server: Server, live_dsn: st
                 steps=[Request.model_validate({"get": "/ping"}),
                        SqlStep.model_construct(sql=sql, expect={"n": 1}, within=0.0, every=1.0)],
                 finally_=[Request.model_validate({"delete": "/cleanup"})], destructive=False)
-            run = FlowRun(Http(base_url), connect=lambda: connect(live_dsn, target),
+            run = FlowRun(Http(base_url), connect=lambda _key: connect(live_dsn, target),
                           redactor=Redactor())
             outcomes[name] = run.run(flow)
     after = counters(pg_server, dbname)

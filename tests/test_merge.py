@@ -85,7 +85,7 @@ def test_merge_command_line(project: pytest.Pytester, tmp_path: Path) -> None:  
     twice = subprocess.run([*command, str(eu), str(next(eu.glob("*.json"))), str(eu / "x.json"),
                             "--out", str(tmp_path / "n")], capture_output=True, text=True, timeout=60)
     assert twice.returncode == 2
-    assert twice.stderr.strip() == f"merge: {eu / 'x.json'}: cannot read it (No such file or directory)"
+    assert twice.stderr.strip() == f"merge: {eu / 'x.json'}: cannot read run summary: No such file or directory"
 
 
 def test_one_target_in_two_runs_is_refused(project: pytest.Pytester, tmp_path: Path) -> None:  # noqa: F811

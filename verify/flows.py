@@ -36,7 +36,8 @@ class FlowRun:
     that are not public are secrets: ``redactor`` masks them from the moment they are saved."""
 
     http: Http
-    connect: Callable[[], psycopg.Connection]
+    connect: Callable[[str | None], psycopg.Connection]
+    """A connection to the target's database of a key (None: the first)."""
     redactor: Redactor
     metrics: Metrics = field(default_factory=Metrics)
     progress: Callable[[str], None] | None = None
@@ -159,7 +160,7 @@ class FlowRun:
         """Poll the query until its first row matches, or the window closes."""
         deadline = time.monotonic() + step.within
         while True:
-            with self.connect() as conn:
+            with self.connect(step.database) as conn:
                 try:
                     cursor = conn.execute(step.sql, self.saved)
                     columns = [c.name for c in cursor.description or []]

@@ -235,7 +235,7 @@ def write_beside_spec(spec_path: Path, provider: str | None = None) -> tuple[Pat
 
     try:
         runbook = load_runbook(spec_path)
-    except SpecError as exc:
+    except (SpecError, MigrationError) as exc:
         raise LockError(str(exc)) from None
     if runbook.migrations is None and not runbook.databases:
         raise LockError(f"{spec_path}: the runbook spec names no migrations: nothing to lock")

@@ -7,6 +7,7 @@ import contextlib
 import os
 import shlex
 import signal
+import stat
 import subprocess
 import threading
 from collections import deque
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from deploy_gates.spec.yamlsource import FILE_TYPES
 from deploy_gates.verify.limits import LINE_BYTES, LOG_MAX_BYTES, size
 
 BLOCK_BYTES = 64 * 1024
@@ -114,7 +116,13 @@ def read_file(path: Path, tail_lines: int, max_bytes: int = LOG_MAX_BYTES) -> Lo
     backwards from its end, each cut to ``LINE_BYTES``."""
     source = f"file {path}"
     try:
-        with path.open("rb") as log:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as log:
+            kind = stat.S_IFMT(os.fstat(fd).st_mode)
+            if kind != stat.S_IFREG:  # a FIFO would block, a device never end
+                what = FILE_TYPES.get(kind, "not a file")
+                return LogRead(source, problem=f"logs {source}: cannot read it: not a regular "
+                                               f"file ({what})")
             data, short = _tail_bytes(log, tail_lines, max_bytes)
     except FileNotFoundError:
         return LogRead(source, problem=f"logs {source}: it does not exist")

@@ -4,7 +4,7 @@ predeploy gates and ``deploy-gates lint`` both ask these questions."""
 
 from __future__ import annotations
 
-from deploy_gates.migrate import Discovery, Migration
+from deploy_gates.migrate import Discovery, Migration, MigrationError
 from deploy_gates.migrate.migration import down_script
 from deploy_gates.spec.runbook import Runbook
 from deploy_gates.verify.release import discovery, split_at_baseline
@@ -29,7 +29,7 @@ def folder_problems(found: Discovery) -> str | None:
 
 def missing_down_script(runbook: Runbook, migration: Migration) -> str | None:
     """Why the release migration has no down script, or None (``runbook``: the spec as it
-    applies to the migration's database)."""
+    applies to the migration's database); a down script that cannot be read says why."""
     m, down_dir = migration, runbook.migrations.down_dir
     if m.layout != "numbered":
         if down_script(m, None) is None:
@@ -37,7 +37,11 @@ def missing_down_script(runbook: Runbook, migration: Migration) -> str | None:
         return None
     if down_dir is None:
         return "expected migrations.down_dir in the runbook spec; found none"
-    if down_script(m, down_dir) is None:
+    try:
+        found = down_script(m, down_dir)
+    except MigrationError as exc:
+        return str(exc)
+    if found is None:
         return f"expected down script {down_dir / m.name}; found: it does not exist"
     return None
 

@@ -99,6 +99,25 @@ def refusal(sql: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=256)
+def reads_only(sql: str) -> bool:
+    """True when ``sql`` is one statement that only reads: a query as spec SQL must be (no
+    data-modifying WITH, no INTO, no row locks), whatever functions it calls, or a SHOW."""
+    from pglast import parse_sql
+    from pglast.parser import ParseError
+
+    try:
+        statements = parse_sql(sql)
+    except ParseError:
+        return False
+    if len(statements) != 1:
+        return False
+    kind = type(statements[0].stmt).__name__
+    return kind == "VariableShowStmt" or (
+        kind == "SelectStmt" and not any(map(_problem, _nodes(statements[0].stmt)))
+    )
+
+
 def _problem(node: Any) -> str | None:
     """What in this node writes or locks."""
     kind = type(node).__name__

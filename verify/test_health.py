@@ -31,5 +31,5 @@ def test_health(
     require(problems and problems[0].removeprefix(f"step 1 ({describe(check)}): "))
 
 
-def _no_database() -> None:
+def _no_database(_key: str | None) -> None:
     raise AssertionError("health checks do not query the database")

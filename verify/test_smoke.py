@@ -36,9 +36,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
-def connect_db(request: pytest.FixtureRequest, target: Target) -> Callable[[], psycopg.Connection]:
-    """Connections for SQL steps (read-only on live targets), opened only when a step needs one."""
-    return lambda: connect(request.getfixturevalue("target_dsn"), target)
+def connect_db(
+    request: pytest.FixtureRequest, target: Target
+) -> Callable[[str | None], psycopg.Connection]:
+    """Connections for SQL steps to a database by key, the first without one (read-only on live
+    targets), opened only when a step needs one."""
+    def open_database(key: str | None) -> psycopg.Connection:
+        dsns = request.getfixturevalue("target_dsns")
+        return connect(dsns[key] if key else next(iter(dsns.values())), target)
+
+    return open_database
 
 
 def test_smoke(

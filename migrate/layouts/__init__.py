@@ -90,7 +90,7 @@ def scan(
     folder: Path, name: str | None = None, *, allow_duplicate_versions: bool = False
 ) -> Discovery:
     """Read ``folder`` as layout ``name`` (detected when None); problems are collected, not
-    raised."""
+    raised, but a file that cannot be read is a MigrationError naming it."""
     if not folder.is_dir():
         return Discovery(folder, name or "numbered",
                          problems=[f"migrations directory {folder} does not exist"])
@@ -113,6 +113,7 @@ def discover(
 
 
 def sql_files(folder: Path) -> list[Path]:
-    """The ``.sql`` files directly in ``folder``, by name."""
-    return sorted((p for p in folder.iterdir() if p.suffix == ".sql" and p.is_file()),
+    """The ``.sql`` entries directly in ``folder`` but folders, by name (a FIFO or a dangling
+    link among them is refused when read, not skipped)."""
+    return sorted((p for p in folder.iterdir() if p.suffix == ".sql" and not p.is_dir()),
                   key=lambda p: p.name)

@@ -42,8 +42,7 @@ class Dbmate:
     ledger = "dbmate"
 
     def detect(self, folder: Path) -> str | None:
-        marked = [p for p in sql_files(folder)
-                  if DIRECTIVE.search(p.read_text(errors="replace"))]
+        marked = [p for p in sql_files(folder) if DIRECTIVE.search(read_script(p).text)]
         return f"{len(marked)} file(s) with '-- migrate:up' sections" if marked else None
 
     def scan(self, folder: Path, options: Options) -> Discovery:

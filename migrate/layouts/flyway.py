@@ -4,18 +4,21 @@ apply in version order, then repeatables (by description) whenever their checksu
 
 from __future__ import annotations
 
+import os
 import re
 import zlib
 from dataclasses import replace
 from pathlib import Path
 
 from deploy_gates.migrate.layouts import Discovery, Options
-from deploy_gates.migrate.migration import Migration, Script, read_script
+from deploy_gates.migrate.migration import Migration, Script, read_script, read_source
 from deploy_gates.migrate.statements import NO_TRANSACTION, split_statements
 
 NAME = re.compile(r"^(?:([VU])(\d+(?:[._]\d+)*)|(R))__(.+)\.sql$")
 CALLBACK = re.compile(r"^(before|after)[A-Z]\w*\.sql$")
 SHAPE = "V<version>__<description>.sql, U<version>__<description>.sql or R__<description>.sql"
+MAX_CONF_BYTES = 1 << 20
+"""The largest per-script ``.conf`` file read (1 MiB)."""
 
 
 def checksum(text: str) -> str:
@@ -36,8 +39,10 @@ def _in_transaction(path: Path, script: Script) -> bool:
     """False when the script's ``.conf`` says ``executeInTransaction=false`` or a statement
     cannot run in a transaction (Flyway's own detection, for CONCURRENTLY and VACUUM)."""
     conf = path.with_name(path.name + ".conf")
-    if conf.is_file() and re.search(r"^\s*executeInTransaction\s*=\s*false\s*$",
-                                    conf.read_text(errors="replace"), re.MULTILINE):
+    if os.path.lexists(conf) and re.search(
+        r"^\s*executeInTransaction\s*=\s*false\s*$",
+        read_source(conf, "Flyway script configuration", MAX_CONF_BYTES)[1], re.MULTILINE,
+    ):
         return False
     return not any(NO_TRANSACTION.match(s.text) for s in split_statements(script.text))
 
@@ -55,7 +60,8 @@ class Flyway:
         versioned: dict[str, list[Migration]] = {}
         undo: dict[str, Script] = {}
         repeatable: list[Migration] = []
-        for path in sorted(folder.rglob("*.sql"), key=lambda p: p.relative_to(folder).as_posix()):
+        files = (p for p in folder.rglob("*.sql") if not p.is_dir())
+        for path in sorted(files, key=lambda p: p.relative_to(folder).as_posix()):
             relative = path.relative_to(folder).as_posix()
             match = NAME.match(path.name)
             if CALLBACK.match(path.name):
@@ -64,8 +70,9 @@ class Flyway:
             if not match:
                 found.problems.append(f"{relative}: not a Flyway name ({SHAPE})")
                 continue
-            script = read_script(path)
-            kind, raw = match.group(1) or "R", match.group(2)
+            kind = match.group(1) or "R"
+            script = read_script(path, "down script" if kind == "U" else "migration script")
+            raw = match.group(2)
             description = match.group(4).replace("_", " ")
             if kind == "U":
                 undo[version_id(raw)] = script

@@ -33,8 +33,9 @@ class GolangMigrate:
                 continue
             version = int(match.group(1))
             titles.setdefault(version, f"{match.group(1)}_{match.group(2)}")
-            scripts.setdefault(version, {"up": [], "down": []})[match.group(3)].append(
-                read_script(path)
+            kind = match.group(3)
+            scripts.setdefault(version, {"up": [], "down": []})[kind].append(
+                read_script(path, "migration script" if kind == "up" else "down script")
             )
         for version in sorted(scripts):
             ups, downs = scripts[version]["up"], scripts[version]["down"]

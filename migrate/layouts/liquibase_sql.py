@@ -74,9 +74,9 @@ def _unquoted(text: str) -> str:
     return text[1:-1] if len(text) > 1 and text[0] == text[-1] == '"' else text
 
 
-def _changesets(path: Path, found: Discovery) -> list[Migration]:
+def _changesets(script: Script, found: Discovery) -> list[Migration]:
     """The changesets of one formatted SQL changelog; problems go to ``found``."""
-    script = read_script(path)
+    path = script.path
     lines = LINES.split(script.text)
     if lines and lines[-1] == "":
         lines.pop()
@@ -133,17 +133,18 @@ class LiquibaseSql:
     ledger = "liquibase"
 
     def detect(self, folder: Path) -> str | None:
-        logs = [p for p in sql_files(folder) if HEADER.match(p.read_text(errors="replace"))]
+        logs = [p for p in sql_files(folder) if HEADER.match(read_script(p).text)]
         return f"{len(logs)} '--liquibase formatted sql' changelog(s)" if logs else None
 
     def scan(self, folder: Path, options: Options) -> Discovery:
         found = Discovery(folder, self.name)
         seen: dict[str, str] = {}
         for path in sql_files(folder):
-            if not HEADER.match(read_script(path).text):
+            changelog = read_script(path)
+            if not HEADER.match(changelog.text):
                 found.problems.append(f"{path.name}: no '--liquibase formatted sql' first line")
                 continue
-            for migration in _changesets(path, found):
+            for migration in _changesets(changelog, found):
                 if migration.id in seen:
                     found.problems.append(f"changeset {migration.name} is in {seen[migration.id]}"
                                           f" and {path.name}")

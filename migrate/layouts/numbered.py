@@ -10,7 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from deploy_gates.migrate.layouts import Discovery, Options, sql_files
-from deploy_gates.migrate.migration import Migration, Script
+from deploy_gates.migrate.migration import Migration, Script, read_source
 
 NAME = re.compile(r"^(\d+)(__|_|-)(.+)\.sql$")
 NO_TRANSACTION_MARKER = "-- deploy-gates: no-transaction"
@@ -28,13 +28,9 @@ def has_marker(text: str) -> bool:
     return False
 
 
-def _load(path: Path, version: str, description: str) -> Migration | str:
-    """The migration in ``path``, or why it cannot be read."""
-    try:
-        data = path.read_bytes()
-        text = data.decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        return f"{path.name}: cannot read it: {exc}"
+def _load(path: Path, version: str, description: str) -> Migration:
+    """The migration in ``path``."""
+    data, text = read_source(path, "migration script")
     return Migration(
         name=path.name, id=path.name, layout="numbered", up=Script(path, text), version=version,
         description=re.sub(r"[_-]+", " ", description), checksum=hashlib.sha256(data).hexdigest(),
@@ -69,11 +65,7 @@ class Numbered:
             if not match:
                 found.problems.append(f"{path.name}: not a migration name ({SHAPE})")
                 continue
-            loaded = _load(path, match.group(1), match.group(3))
-            if isinstance(loaded, str):
-                found.problems.append(loaded)
-            else:
-                found.migrations.append(loaded)
+            found.migrations.append(_load(path, match.group(1), match.group(3)))
         found.migrations.sort(key=lambda m: (int(m.version), m.name))
         shared = shared_versions(found.migrations)
         if shared and options.allow_duplicate_versions:

@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from deploy_gates.migrate.layouts import Discovery, Options
-from deploy_gates.migrate.migration import Migration, Script, read_script
+from deploy_gates.migrate.migration import Migration, Script, optional_script, read_source
 from deploy_gates.migrate.statements import manages_transactions
 
 PLAN = "sqitch.plan"
+MAX_PLAN_BYTES = 16 << 20
+"""The largest ``sqitch.plan`` read (16 MiB)."""
+KINDS = {"deploy": "migration script", "revert": "down script", "verify": "verify script"}
 CHANGE = re.compile(
     r"^(?P<name>[^\s@:#\[\]]+)\s+(?:\[(?P<deps>[^\]]*)\]\s+)?(?P<at>\S+)\s+"
     r"(?P<planner>[^<]*?)\s*<(?P<email>[^>]*)>\s*(?:#(?P<note>.*))?$"
@@ -81,8 +85,7 @@ def _info(head: list[str], planner: str, planned_at: str, note: str,
 
 
 def _script(folder: Path, kind: str, change: str) -> Script | None:
-    path = folder / kind / f"{change}.sql"
-    return read_script(path) if path.is_file() else None
+    return optional_script(folder / kind / f"{change}.sql", KINDS[kind])
 
 
 class Sqitch:
@@ -90,17 +93,18 @@ class Sqitch:
     ledger = "sqitch"
 
     def detect(self, folder: Path) -> str | None:
-        return f"{PLAN} in the folder" if (folder / PLAN).is_file() else None
+        return f"{PLAN} in the folder" if os.path.lexists(folder / PLAN) else None
 
     def scan(self, folder: Path, options: Options) -> Discovery:
         found = Discovery(folder, self.name)
         plan = folder / PLAN
-        if not plan.is_file():
+        if not os.path.lexists(plan):
             found.problems.append(f"{PLAN}: not found in the folder")
             return found
+        text = read_source(plan, "sqitch plan", MAX_PLAN_BYTES)[1]
         project, uri, seen, parent = "", "", set(), ""
         tags: dict[str, list[dict[str, str]]] = {}
-        for number, raw in enumerate(plan.read_text(encoding="utf-8").splitlines(), 1):
+        for number, raw in enumerate(text.splitlines(), 1):
             line = raw.strip()
             if line.startswith("%project="):
                 project = line.removeprefix("%project=").strip()
@@ -130,10 +134,12 @@ class Sqitch:
                                       "reworked changes are not supported")
                 continue
             seen.add(name)
-            deploy = _script(folder, "deploy", name)
-            if deploy is None:
+            path = folder / "deploy" / f"{name}.sql"
+            if not os.path.lexists(path):
                 found.problems.append(f"{PLAN}:{number}: change {name} has no deploy/{name}.sql")
                 continue
+            data, sql = read_source(path, KINDS["deploy"])
+            deploy = Script(path, sql)
             note = _note(match.group("note"))
             requires, conflicts = _dependencies(match.group("deps") or "", project)
             head = [f"project {project}", *([f"uri {uri}"] if uri else []), f"change {name}",
@@ -145,7 +151,7 @@ class Sqitch:
                 name=name, id=name, layout=self.name, up=deploy,
                 down=_script(folder, "revert", name), verify=_script(folder, "verify", name),
                 description=note,
-                checksum=hashlib.sha1(deploy.path.read_bytes()).hexdigest(),
+                checksum=hashlib.sha1(data).hexdigest(),
                 transactional=not manages_transactions(deploy.text),
                 meta={"project": project, "uri": uri, "change_id": parent,
                       "planned_at": match.group("at"), "planner_name": match.group("planner"),

@@ -269,6 +269,8 @@ KEYS: dict[str, dict[str, tuple[str, str]]] = {
     "SqlStep": {
         "sql": ("a query on the target's database (read-only on live targets); saved values "
                 "as `%(name)s`", '"SELECT count(*) AS n FROM jobs WHERE id = %(job_id)s"'),
+        "database": ("of a system with several databases, the key of the one to query (unset: "
+                     "the first)", "users"),
         "expect": ("what the first row's columns must be", '{n: 1, finished_at: not_null}'),
         "within": ("poll until it matches, for at most this long (0: once)", "30s"),
         "every": ("how often to poll", "1s"),

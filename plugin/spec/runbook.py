@@ -28,9 +28,15 @@ from deploy_gates.spec.sections import (
     PromQuery,
     Request,
     ServiceStart,
+    SqlStep,
     Strict,
 )
-from deploy_gates.spec.yamlsource import SpecError, load_with_lines, validation_message
+from deploy_gates.spec.yamlsource import (
+    SpecError,
+    load_with_lines,
+    require_regular,
+    validation_message,
+)
 
 Provider = Literal["auto", "embedded", "local", "testcontainers", "dsn"]
 
@@ -341,8 +347,8 @@ def _resolved(
 
 def _check_databases(path: Path, spec: Runbook, lines: dict) -> None:
     """A spec names its databases, or has one (top-level migrations and schema, each live
-    target's dsn_env); every live target names every database's DSN variable, and links
-    name databases of the spec."""
+    target's dsn_env); every live target names every database's DSN variable, and links and
+    smoke SQL steps name databases of the spec."""
     keys = list(spec.databases)
 
     def fail(where: tuple, message: str) -> None:
@@ -374,6 +380,13 @@ def _check_databases(path: Path, spec: Runbook, lines: dict) -> None:
             fail(("targets", name), "missing required key 'dsn_env'")
         elif target.databases:
             fail(("targets", name, "databases"), "the spec names no databases")
+    for flow_name, flow in spec.smoke.items():
+        for part, steps in (("steps", flow.steps), ("finally", flow.finally_)):
+            for index, step in enumerate(steps):
+                if isinstance(step, SqlStep) and step.database not in (None, *keys):
+                    known = f" ({', '.join(keys)})" if keys else ": it names no databases"
+                    fail(("smoke", flow_name, part, index, "database"),
+                         f"{step.database!r} is not a database of the spec{known}")
 
 
 def _custom_gates(path: Path, spec: Runbook, lines: dict) -> list[Path]:
@@ -387,15 +400,19 @@ def _custom_gates(path: Path, spec: Runbook, lines: dict) -> list[Path]:
 
 
 def _resolve_seeds(path: Path, spec: Runbook, lines: dict) -> Runbook:
-    """Seed files of ``rehearsal.data`` are relative to the spec and must exist."""
+    """Seed files of ``rehearsal.data`` are relative to the spec and must be regular files
+    (psql and pg_restore read them, and would block on a FIFO)."""
     data = spec.rehearsal.data
     seeds = [path.parent / seed for seed in data.seed]
     for index, seed in enumerate(seeds):
-        if not seed.is_file():
-            line = lines.get(("rehearsal", "data", "seed", index), 1)
-            raise SpecError(
-                f"{path}:{line}: rehearsal.data.seed.{index}: file {seed} does not exist"
-            )
+        line = lines.get(("rehearsal", "data", "seed", index), 1)
+        where = f"{path}:{line}: rehearsal.data.seed.{index}"
+        if not seed.exists():
+            raise SpecError(f"{where}: file {seed} does not exist")
+        try:
+            require_regular(seed, "seed file")
+        except SpecError as exc:
+            raise SpecError(f"{where}: {exc}") from None
     rehearsal = spec.rehearsal.model_copy(update={"data": data.model_copy(update={"seed": seeds})})
     return spec.model_copy(update={"rehearsal": rehearsal})
 

@@ -164,10 +164,12 @@ def _check_public(public: list[str], save: dict[str, str]) -> None:
 
 class SqlStep(Strict):
     """A query against the target's database, polled until its first row matches ``expect``;
-    one read-only query (``verify.readonly_sql``). ``save`` keeps columns of that row for later
-    steps (``{project_id}``), secret unless ``public`` names them."""
+    one read-only query (``verify.readonly_sql``). Of a system with several databases it queries
+    ``database`` (a key under ``databases:``), else the first. ``save`` keeps columns of that
+    row for later steps (``{project_id}``), secret unless ``public`` names them."""
 
     sql: str
+    database: str | None = None
     expect: dict[str, Any] = {}
     within: Seconds = 0.0
     every: Interval = 1.0

@@ -79,8 +79,14 @@ def load_with_lines(path: Path, kind: str = "runbook spec") -> tuple[Any, dict[K
 
 def read_text(path: Path, kind: str, max_bytes: int = MAX_BYTES) -> str:
     """The text of ``path``: a regular file of at most ``max_bytes``, in UTF-8."""
+    return decode(path, read_bytes(path, kind, max_bytes), kind)
+
+
+def read_bytes(path: Path, kind: str, max_bytes: int = MAX_BYTES) -> bytes:
+    """The bytes of ``path``: a regular file of at most ``max_bytes``, refused at once when it
+    is anything else (a FIFO would block, a device never end)."""
     try:
-        _require_regular(path, os.stat(path).st_mode, kind)
+        require_regular(path, kind)
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
         with os.fdopen(fd, "rb") as handle:
             _require_regular(path, os.fstat(fd).st_mode, kind)
@@ -89,6 +95,11 @@ def read_text(path: Path, kind: str, max_bytes: int = MAX_BYTES) -> str:
         raise SpecError(f"{path}: cannot read {kind}: {exc.strerror or exc}") from None
     if len(data) > max_bytes:
         raise SpecError(f"{path}: {kind} is larger than {max_bytes >> 20} MiB")
+    return data
+
+
+def decode(path: Path, data: bytes, kind: str) -> str:
+    """``data`` read from ``path`` as UTF-8 text, a byte order mark dropped."""
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
@@ -97,6 +108,11 @@ def read_text(path: Path, kind: str, max_bytes: int = MAX_BYTES) -> str:
             f"{path}:{line}: {kind} is not UTF-8 text: invalid byte at offset {exc.start} "
             f"(0x{data[exc.start]:02x})"
         ) from None
+
+
+def require_regular(path: Path, kind: str) -> None:
+    """``path`` is a regular file (symbolic links followed); an OSError when it is missing."""
+    _require_regular(path, os.stat(path).st_mode, kind)
 
 
 def _require_regular(path: Path, mode: int, kind: str) -> None:
