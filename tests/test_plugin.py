@@ -197,6 +197,24 @@ def test_git_commit_is_the_runbook_repositorys(project: pytest.Pytester, state: 
                           "no repository": "not in a git repository"}[state]
 
 
+def test_the_garbage_collector_runs_again_after_the_spec_and_collection_whatever_happens(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = gate_project(pytester, monkeypatch, "GO")
+    try:
+        done = project.runpytest("--target=rehearsal", "-p", "no:xdist", str(project.path))
+        assert done.ret == 0 and gc.isenabled()
+        project.makepyfile(test_broken="raise RuntimeError('cannot import')")
+        done = project.runpytest("--target=rehearsal", "-p", "no:xdist", str(project.path))
+        assert done.ret == pytest.ExitCode.INTERRUPTED and gc.isenabled()
+        (project.path / "runbook.yaml").write_text("system: [unclosed\n")
+        done = project.runpytest("--target=rehearsal", "-p", "no:xdist", str(project.path))
+        assert done.ret == pytest.ExitCode.USAGE_ERROR and gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
 def test_a_run_freezes_its_objects_and_the_next_run_in_the_process_gives_them_back(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -30,6 +30,7 @@ from deploy_gates.verify.http import Http
 from tests.conftest import answering
 from tests.dbtools import write_counters
 from tests.examplecopy import TASCADE_KEY, copy_example, tascade_serving
+from tests.reportrun import html_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 DSN_PASSWORD = "PW-dsn/91f3c+q"
@@ -333,6 +334,61 @@ def test_collection_errors_are_masked(project: pytest.Pytester) -> None:
     result = run(project, "--target=staging", "--showlocals")
     result.stdout.fnmatch_lines(["*RuntimeError: ****"])
     assert API_KEY not in result.stdout.str() + result.stderr.str()
+
+
+FIXTURE_OUTPUT_GATES = """\
+import os
+import pytest
+
+@pytest.fixture
+def noisy():
+    print("setup sees " + os.environ["DEMO_API_KEY"])
+    yield
+    print("teardown sees " + os.environ["DEMO_API_KEY"])
+
+@pytest.fixture
+def broken_setup():
+    print("broken setup sees " + os.environ["DEMO_API_KEY"])
+    raise RuntimeError("cannot start with " + os.environ["DEMO_API_KEY"])
+
+@pytest.fixture
+def broken_teardown():
+    yield
+    print("broken teardown sees " + os.environ["DEMO_API_KEY"])
+    raise RuntimeError("cannot stop with " + os.environ["DEMO_API_KEY"])
+
+def test_noisy(target, noisy):
+    pass
+
+def test_broken_setup(target, broken_setup):
+    pass
+
+def test_broken_teardown(target, broken_teardown):
+    pass
+"""
+
+
+def test_setup_and_teardown_output_is_masked_whether_they_pass_or_fail(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(test_fixtures=FIXTURE_OUTPUT_GATES)
+    result = run(project, "--target=staging", "-p", "no:xdist")
+    terminal = result.stdout.str() + result.stderr.str()
+    files = {p.name: p.read_text() for p in (project.path / "out").iterdir()}
+    assert [name for name, text in {"terminal": terminal, **files}.items()
+            if API_KEY in text or API_KEY in unescape(unescape(text))] == []
+    for shown in ("setup sees ***", "teardown sees ***", "broken setup sees ***",
+                  "RuntimeError: cannot start with ***", "broken teardown sees ***",
+                  "RuntimeError: cannot stop with ***"):
+        assert shown in terminal, shown
+    (page,) = [text for name, text in files.items() if name.endswith(".html")]
+    rows = {test_id.split("test_fixtures.py::", 1)[-1]: row for test_id, row in
+            ((row["testId"], row) for row in html_rows(page))}
+    assert sorted(rows) == ["test_broken_setup::setup", "test_broken_teardown",
+                            "test_broken_teardown::teardown", "test_noisy"]
+    assert "teardown sees ***" in rows["test_noisy"]["log"]  # a passed teardown's output
+    assert "broken setup sees ***" in rows["test_broken_setup::setup"]["log"]
+    assert "cannot stop with ***" in rows["test_broken_teardown::teardown"]["log"]
 
 
 @pytest.fixture

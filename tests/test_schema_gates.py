@@ -162,8 +162,9 @@ def test_ledger_gates_skip_when_the_spec_names_no_migrations(pytester: pytest.Py
 
 
 def test_a_schema_gate_resolves_few_fixtures(pytester: pytest.Pytester) -> None:
-    """pytest resolves every fixture of a gate's closure again for each gate, cached or not:
-    a schema gate reaches its snapshot through ``catalogs`` and ``target`` alone."""
+    """pytest resolves every fixture of a gate's closure again for each gate, cached or not,
+    and builds a new fixture definition for each one that takes ``request``: a schema gate
+    reaches its snapshot through session fixtures none of which takes it."""
     root = Path(__file__).resolve().parent.parent
     pytester.makefile(".yaml", runbook="system: demo\nrelease: '1'\ntargets:\n"
                       "  staging: {kind: live, dsn_env: DEMO_UNSET_DSN}\n"
@@ -179,4 +180,4 @@ def test_a_schema_gate_resolves_few_fixtures(pytester: pytest.Pytester) -> None:
         f"--runbook={pytester.path / 'runbook.yaml'}", f"--report-dir={pytester.path / 'out'}",
     )
     assert ("CLOSURE test_column[jobs.retry_count] ['catalogs', 'database', 'evidence', "
-            "'expected', 'request', 'target']") in result.stdout.lines
+            "'expected', 'target', 'target_dsns', 'target_server']") in result.stdout.lines

@@ -6,21 +6,32 @@ from collections.abc import Callable
 
 import pytest
 
-from deploy_gates.fixtures.targets import parametrize_per_database
+from deploy_gates.fixtures.targets import known_runbook, parametrize_rows
 from deploy_gates.reports.evidence import GateEvidence
 from deploy_gates.verify.catalog import Catalog
 from deploy_gates.verify.expectations import Expected, expected_objects
 from deploy_gates.verify.outcome import require
 
 pytestmark = pytest.mark.postdeploy
+objects_key = pytest.StashKey[dict[str, list[tuple[str, str, Expected]]]]()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "expected" in metafunc.fixturenames:
         kind = metafunc.function.__name__.removeprefix("test_")
-        parametrize_per_database(metafunc, "expected", lambda spec: [
-            (e.name, e) for e in expected_objects(spec.expected) if e.kind == kind
-        ])
+        parametrize_rows(metafunc, "expected", schema_objects(metafunc.config).get(kind, []))
+
+
+def schema_objects(config: pytest.Config) -> dict[str, list[tuple[str, str, Expected]]]:
+    """Every object the spec expects, by kind, as ``(database key, id, object)`` rows; read from
+    the spec once for the gates of every kind."""
+    if objects_key not in config.stash:
+        rows: dict[str, list[tuple[str, str, Expected]]] = {}
+        for key, spec in known_runbook(config).per_database():
+            for e in expected_objects(spec.expected):
+                rows.setdefault(e.kind, []).append((key, e.name, e))
+        config.stash[objects_key] = rows
+    return config.stash[objects_key]
 
 
 def schema_gate(kind: str) -> Callable[[Expected, dict[str, Catalog], str, GateEvidence], None]:
