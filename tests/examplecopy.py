@@ -29,23 +29,32 @@ def copy_example(name: str, dest: Path) -> Path:
 
 
 @contextmanager
+def sample_serving(system: str, dsn: str, workdir: Path, *args: str,
+                   env: dict[str, str] | None = None, ready: str = "/health") -> Iterator[str]:
+    """The sample service as ``system`` (with ``args``) on the database ``dsn``, logging in
+    ``workdir``, as a deployment's own service answers a live target; its base URL."""
+    start = ServiceStart(
+        command=[sys.executable, "-m", "examples.sample_service", "--system", system,
+                 "--dsn", "{dsn}", "--port", "{port}", "--log-file", "{log_file}", *args],
+        env={"PYTHONPATH": str(ROOT), **(env or {})}, ready=ready,
+    )
+    process, service = start_service(start, {"": dsn}, workdir / "service.log", Redactor(),
+                                     workdir)
+    try:
+        yield service.base_url
+    finally:
+        stop_service(process)
+
+
+@contextmanager
 def tascade_serving(release: Path, dsn: str) -> Iterator[str]:
     """The tascade sample service on the live database ``dsn`` (with a demo project for the
     smoke flow; the runner needs ``TASCADE_API_KEY=TASCADE_KEY``), and the copy ``release``'s
     staging target pointed at it; its base URL."""
-    start = ServiceStart(
-        command=[sys.executable, "-m", "examples.sample_service", "--system", "tascade",
-                 "--dsn", "{dsn}", "--port", "{port}", "--log-file", "{log_file}",
-                 "--demo-project", "live"],
-        env={"PYTHONPATH": str(ROOT), "TASCADE_API_KEY": TASCADE_KEY},
-    )
-    process, service = start_service(start, {"": dsn}, release / "service.log", Redactor(),
-                                     release)
-    try:
+    with sample_serving("tascade", dsn, release, "--demo-project", "live",
+                        env={"TASCADE_API_KEY": TASCADE_KEY}) as base_url:
         spec = release / "runbook.yaml"
         text = spec.read_text()
         assert TASCADE_LIVE_URL in text, f"{spec} has no {TASCADE_LIVE_URL}"
-        spec.write_text(text.replace(TASCADE_LIVE_URL, f"base_url: {service.base_url}"))
-        yield service.base_url
-    finally:
-        stop_service(process)
+        spec.write_text(text.replace(TASCADE_LIVE_URL, f"base_url: {base_url}"))
+        yield base_url

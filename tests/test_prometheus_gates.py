@@ -14,9 +14,7 @@ from pathlib import Path
 import pytest
 
 from deploy_gates.fixtures.ephemeral import Server
-from deploy_gates.fixtures.service import start_service, stop_service
-from deploy_gates.redact import Redactor
-from deploy_gates.spec.sections import ServiceStart
+from tests.examplecopy import sample_serving
 from tests.gaterun import ROOT, run_gates, sample_project
 from tests.prometheus_server import running_prometheus
 
@@ -36,15 +34,9 @@ class Live:
 def live(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     workdir = tmp_path_factory.mktemp("live")
     dsn = pg_server.create_database("router")
-    start = ServiceStart(command=[sys.executable, "-m", "examples.sample_service", "--system",
-                                  "router-api", "--dsn", "{dsn}", "--port", "{port}",
-                                  "--log-file", "{log_file}"], env={"PYTHONPATH": str(ROOT)})
-    process, service = start_service(start, {"": dsn}, workdir / "service.log", Redactor(), workdir)
-    try:
-        with running_prometheus([service.base_url.removeprefix("http://")], workdir) as url:
-            yield Live(service.base_url, url, dsn)
-    finally:
-        stop_service(process)
+    with (sample_serving("router-api", dsn, workdir) as base_url,
+          running_prometheus([base_url.removeprefix("http://")], workdir) as url):
+        yield Live(base_url, url, dsn)
 
 
 def prometheus_gates(pytester: pytest.Pytester, live: Live, body: str, *,

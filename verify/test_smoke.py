@@ -52,7 +52,7 @@ def test_smoke(
     flow: Flow,
     service: Service,
     http: Http,
-    connect_db: Callable[[], psycopg.Connection],
+    connect_db: Callable[[str | None], psycopg.Connection],
     runbook: Runbook,
     evidence: GateEvidence,
     redactor: Redactor,

@@ -14,11 +14,8 @@ from pathlib import Path
 import psycopg
 import requests
 
-from deploy_gates.fixtures.service import start_service, stop_service
-from deploy_gates.redact import Redactor
-from deploy_gates.spec.sections import ServiceStart
 from tests.commands import clean_env
-from tests.examplecopy import copy_example
+from tests.examplecopy import copy_example, sample_serving
 from tests.faults.catalog import SYSTEMS, Group
 from tests.gaterun import ROOT
 from tests.prometheus_server import running_prometheus
@@ -94,24 +91,18 @@ def _with_service(group: Group, spec: Path, dsn: str, workdir: Path,
     """The group's service (with its switches and release) on the live database; with traffic,
     scraped by a real Prometheus after it. The live target of the copy points at both."""
     release = ("--release", group.release) if group.release else ()
-    start = ServiceStart(command=[
-        sys.executable, "-m", "examples.sample_service", "--system", SYSTEMS[group.example],
-        "--dsn", "{dsn}", "--port", "{port}", "--log-file", "{log_file}", *release,
-        "--faults", ",".join(group.switches)], env={"PYTHONPATH": str(ROOT)}, ready="/__faults")
-    process, service = start_service(start, {"": dsn}, workdir / "service.log", Redactor(), workdir)
-    try:
+    with sample_serving(SYSTEMS[group.example], dsn, workdir, *release,
+                        "--faults", ",".join(group.switches), ready="/__faults") as base_url:
         if not group.traffic:
-            _point_at(spec, service.base_url, None)
+            _point_at(spec, base_url, None)
             return _run(group, spec, workdir / "out", env)
-        with running_prometheus([service.base_url.removeprefix("http://")], workdir / "p") as url:
+        with running_prometheus([base_url.removeprefix("http://")], workdir / "p") as url:
             for _burst in (0, 1):  # a series' first sample is no increase: scraped before and after
                 for method, path in group.traffic:
-                    requests.request(method, service.base_url + path, json={}, timeout=10)
+                    requests.request(method, base_url + path, json={}, timeout=10)
                 time.sleep(SCRAPES_S)
-            _point_at(spec, service.base_url, url)
+            _point_at(spec, base_url, url)
             return _run(group, spec, workdir / "out", env)
-    finally:
-        stop_service(process)
 
 
 def _point_at(spec: Path, base_url: str, prometheus_url: str | None) -> None:
